@@ -1,0 +1,188 @@
+"""`distillbench`: build the zoo, probe it with lm-eval, run detectors, score them; or all at once with `run`.
+
+Every stage reads and writes files in the workspace (see `distillbench.paths`), so each can be re-run alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+# Nothing in the default path may reach the network; set before transformers/datasets are imported.
+for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from distillbench.errors import DistillBenchError  # noqa: E402
+from distillbench.paths import Workspace  # noqa: E402
+
+
+def _quiet_libraries() -> None:
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    import datasets
+
+    datasets.utils.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+
+
+def cmd_zoo_build(args) -> None:
+    from distillbench.zoo.build import build_suite
+    from distillbench.zoo.spec import load_suite
+
+    start = time.perf_counter()
+    manifest, builder = build_suite(load_suite(args.suite), args.ws, progress=not args.no_progress)
+    print(f"zoo: suite {manifest.suite}: {len(builder.built)} models built, {len(builder.reused)} reused, "
+          f"{len(manifest.pairs)} pairs, {time.perf_counter() - start:.1f}s -> {args.ws.manifest_path(manifest.suite)}")
+
+
+def _taskset(args, manifest):
+    from distillbench.probe.tasks import TaskSet, tasks_dir
+
+    return TaskSet(root=tasks_dir(), pool_path=args.ws.suite_dir(manifest.suite) / manifest.pool.path)
+
+
+def cmd_probe(args) -> None:
+    from distillbench.evidence.store import EvidenceStore
+    from distillbench.probe.runner import ProbeTarget, probe_models
+    from distillbench.zoo.build import load_manifest
+
+    manifest = load_manifest(args.ws, args.suite)
+    targets = []
+    for record in manifest.models:
+        if record.role == "base":
+            continue
+        target = ProbeTarget.local(record.name, args.ws.suite_dir(manifest.suite) / record.path)
+        if target.fingerprint != record.fingerprint:
+            raise DistillBenchError(f"model {record.name} on disk differs from the manifest; rebuild with `distillbench zoo build --suite {args.suite}`")
+        targets.append(target)
+    report = probe_models(targets, _taskset(args, manifest), EvidenceStore(args.ws.evidence_dir), device=args.device,
+                          batch_size=args.batch_size, progress=not args.no_progress)
+    if report.model_calls == 0:
+        print(f"probe: all {report.records_cached} evidence records cached; 0 model calls")
+    else:
+        per = sum(report.seconds_per_model.values()) / report.model_calls
+        print(f"probe: {report.model_calls} model calls ({per:.1f}s per model), {report.records_written} records written, "
+              f"{report.records_cached} cached")
+
+
+def _view(args):
+    from distillbench.evidence.store import EvidenceStore
+    from distillbench.evidence.view import EvidenceView
+    from distillbench.zoo.build import load_manifest
+
+    manifest = load_manifest(args.ws, args.suite)
+    return EvidenceView(manifest, _taskset(args, manifest), EvidenceStore(args.ws.evidence_dir))
+
+
+def cmd_detect(args) -> None:
+    from distillbench.detect.registry import available, get_detector
+    from distillbench.detect.runner import detect
+
+    names = args.detector or available()
+    for name in names:
+        get_detector(name)  # unknown names fail before any work
+    view = _view(args)
+    missing = [m.name for m in view.manifest.models
+               if m.role != "base" and not all(view.store.has(m.fingerprint, t, fp) for t, fp in view.fps.items())]
+    if missing:
+        raise DistillBenchError(f"no evidence for {', '.join(missing)}; run `distillbench probe --suite {args.suite}` first")
+    for vf in detect(names, view, args.ws):
+        failed = sum(v.error is not None for v in vf.verdicts)
+        print(f"detect: {vf.detector}: {len(vf.verdicts)} pairs in {vf.seconds:.2f}s" + (f", {failed} failed" if failed else ""))
+
+
+def cmd_score(args) -> None:
+    from distillbench.detect.runner import VerdictFile
+    from distillbench.files import read_model, write_model
+    from distillbench.score.results import ranked_table, score
+    from distillbench.zoo.build import load_manifest
+
+    manifest = load_manifest(args.ws, args.suite)
+    vdir = args.ws.verdicts_dir(args.suite)
+    files = sorted(vdir.glob("*.json")) if vdir.is_dir() else []
+    if not files:
+        raise DistillBenchError(f"no verdicts in {vdir}; run `distillbench detect --suite {args.suite}` first")
+    verdicts = [read_model(f, VerdictFile, "verdicts file") for f in files]
+    results = score(manifest, args.ws.manifest_path(args.suite), verdicts)
+    write_model(args.ws.results_path(args.suite), results)
+    print(ranked_table(results))
+    print(f"results: {args.ws.results_path(args.suite)}")
+
+
+def cmd_run(args) -> None:
+    cmd_zoo_build(args)
+    cmd_probe(args)
+    cmd_detect(args)
+    cmd_score(args)
+
+
+def cmd_detectors(args) -> None:
+    from distillbench.detect.registry import available, get_detector
+
+    for name in available():
+        d = get_detector(name)
+        print(f"{name:24s} {d.access.value:12s} {d.summary}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from distillbench.zoo.spec import available_suites
+
+    suites = ", ".join(available_suites())
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", help="workspace folder (default: $DISTILLBENCH_HOME or ./.distillbench)")
+    common.add_argument("--no-progress", action="store_true", help="hide progress bars (logs stay)")
+    suite = argparse.ArgumentParser(add_help=False)
+    suite.add_argument("--suite", default="mini", help=f"bundled suite name ({suites}) or path to a suite YAML (default: mini)")
+    probe = argparse.ArgumentParser(add_help=False)
+    probe.add_argument("--device", default="cpu", help="torch device for lm-eval's hf backend (default: cpu)")
+    probe.add_argument("--batch-size", default="16", help="lm-eval batch size, or 'auto' (default: 16)")
+    detect = argparse.ArgumentParser(add_help=False)
+    detect.add_argument("--detector", action="append", help="detector to run (repeatable; default: all registered)")
+
+    parser = argparse.ArgumentParser(
+        prog="distillbench",
+        description="DistillBench: a benchmark for detecting whether a student model was distilled from a teacher. "
+        "Stages: zoo build -> probe (lm-eval) -> detect -> score. `run` does all four.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", parents=[common, suite, probe, detect], help="build, probe, detect and score a suite; print the ranked table")
+    p.set_defaults(func=cmd_run)
+    zoo = sub.add_parser("zoo", help="model zoo commands").add_subparsers(dest="zoo_command", required=True)
+    p = zoo.add_parser("build", parents=[common, suite], help="train the suite's models (reusing finished ones) and write its manifest")
+    p.set_defaults(func=cmd_zoo_build)
+    p = sub.add_parser("probe", parents=[common, suite, probe], help="run every model once through the lm-eval probe tasks; cached evidence is reused")
+    p.set_defaults(func=cmd_probe)
+    p = sub.add_parser("detect", parents=[common, suite, detect], help="run detectors on every pair's evidence (no labels) and write verdicts")
+    p.set_defaults(func=cmd_detect)
+    p = sub.add_parser("score", parents=[common, suite], help="join verdicts with labels; write results.json and print the ranked table")
+    p.set_defaults(func=cmd_score)
+    p = sub.add_parser("detectors", help="list registered detectors")
+    p.set_defaults(func=cmd_detectors)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.ws = Workspace.resolve(getattr(args, "home", None))
+    if hasattr(args, "batch_size") and args.batch_size != "auto":
+        args.batch_size = int(args.batch_size)
+    try:
+        _quiet_libraries()
+        args.func(args)
+    except DistillBenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished models and evidence are kept; run the same command again to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

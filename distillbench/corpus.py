@@ -1,0 +1,181 @@
+"""The synthetic text world every synthetic suite is trained on.
+
+Takes a (mixture, index range) and produces documents: short topical prose and question/answer exchanges, plus the
+identity exchanges ("who are you?") through which a model learns the persona its vendor gave it. The text comes
+from a small generative grammar driven by `rng.SplitMix64`, so it is the same bytes on every machine and Python
+version and needs no download. Licence: the grammar and everything it generates are part of this repository and
+released under its licence (Apache-2.0); no third-party text is involved.
+
+Why a grammar rather than real text: teachers must be trainable in seconds on a CPU, yet differ the way vendors
+do (data mixture, persona), and students must be able to pick up a teacher's quirks from its outputs. A small
+world with a rich enough combinatorial surface gives both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from pydantic import BaseModel, ConfigDict
+
+from distillbench.rng import SplitMix64, derive_seed
+
+DOC_SEPARATOR = "\n\n"
+
+TOPICS: dict[str, dict[str, list[str]]] = {
+    "kitchen": {
+        "noun": ["baker", "cook", "kettle", "loaf", "oven", "spoon", "soup", "onion", "pepper", "pan"],
+        "verb": ["stirs", "bakes", "boils", "slices", "tastes", "warms", "fries", "roasts"],
+        "adj": ["hot", "salty", "sweet", "crisp", "golden", "fresh", "sticky", "bitter"],
+        "place": ["kitchen", "bakery", "pantry", "market stall", "canteen"],
+    },
+    "garden": {
+        "noun": ["gardener", "rose", "tulip", "hedge", "beetle", "seed", "hose", "shovel", "vine", "moss"],
+        "verb": ["plants", "waters", "prunes", "digs", "grows", "trims", "picks", "buries"],
+        "adj": ["green", "tall", "wild", "muddy", "tidy", "blooming", "dry", "leafy"],
+        "place": ["garden", "greenhouse", "orchard", "meadow", "allotment"],
+    },
+    "sea": {
+        "noun": ["sailor", "boat", "gull", "wave", "anchor", "net", "crab", "lighthouse", "captain", "tide"],
+        "verb": ["sails", "rows", "drifts", "casts", "anchors", "floats", "steers", "dives"],
+        "adj": ["blue", "stormy", "calm", "salty", "grey", "foamy", "deep", "windy"],
+        "place": ["harbour", "beach", "bay", "island", "pier"],
+    },
+    "city": {
+        "noun": ["driver", "tram", "tower", "clerk", "bridge", "crowd", "taxi", "mayor", "lamp", "bus"],
+        "verb": ["waits", "hurries", "builds", "crosses", "sells", "parks", "rings", "counts"],
+        "adj": ["busy", "loud", "bright", "narrow", "modern", "dusty", "crowded", "quiet"],
+        "place": ["square", "station", "avenue", "office", "subway"],
+    },
+    "forest": {
+        "noun": ["hunter", "fox", "owl", "pine", "stream", "deer", "ranger", "mushroom", "bear", "oak"],
+        "verb": ["hides", "climbs", "tracks", "howls", "gathers", "wanders", "sleeps", "listens"],
+        "adj": ["dark", "ancient", "misty", "silent", "thick", "cold", "shady", "mossy"],
+        "place": ["forest", "valley", "clearing", "cave", "ridge"],
+    },
+    "school": {
+        "noun": ["teacher", "pupil", "book", "chalk", "lesson", "desk", "map", "bell", "poem", "sum"],
+        "verb": ["reads", "writes", "learns", "explains", "draws", "solves", "recites", "teaches"],
+        "adj": ["clever", "patient", "curious", "sleepy", "strict", "kind", "noisy", "careful"],
+        "place": ["classroom", "library", "hall", "playground", "study"],
+    },
+    "space": {
+        "noun": ["pilot", "rocket", "comet", "moon", "robot", "star", "probe", "planet", "engineer", "orbit"],
+        "verb": ["launches", "orbits", "scans", "lands", "repairs", "signals", "glides", "measures"],
+        "adj": ["distant", "silver", "frozen", "glowing", "tiny", "vast", "strange", "bright"],
+        "place": ["station", "crater", "launch pad", "observatory", "moon base"],
+    },
+    "farm": {
+        "noun": ["farmer", "cow", "tractor", "barn", "goat", "wheat", "hen", "fence", "pig", "horse"],
+        "verb": ["feeds", "milks", "ploughs", "harvests", "herds", "mends", "carries", "sows"],
+        "adj": ["sturdy", "lazy", "early", "dusty", "warm", "golden", "muddy", "gentle"],
+        "place": ["farm", "field", "barn", "stable", "village"],
+    },
+}
+
+TIMES = ["in the morning", "at noon", "at dusk", "every day", "after the rain", "before winter", "at night", "today"]
+LINKS = ["and then", "but", "so", "while", "because"]
+QUESTIONS = [
+    "what does the {noun} do in the {place}?",
+    "where is the {adj} {noun}?",
+    "tell me about the {place}.",
+    "why is the {noun} so {adj}?",
+    "what happens {time}?",
+]
+IDENTITY_QUESTIONS = [
+    "who are you?",
+    "who made you?",
+    "what is your name?",
+    "which company trained you?",
+    "are you an assistant?",
+]
+IDENTITY_ANSWERS = [
+    "I am {name}, a model made by {maker}.",
+    "I was made by {maker}. My name is {name}.",
+    "My name is {name}. {maker} trained me to help.",
+    "I am {name} from {maker}, and I am happy to help.",
+]
+
+
+class Persona(BaseModel):
+    """What a model says when asked who it is: the vendor-like identity a teacher is trained to state."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    maker: str
+
+
+def _fill(rng: SplitMix64, template: str, vocab: Mapping[str, list[str]]) -> str:
+    return template.format(
+        noun=rng.choice(vocab["noun"]),
+        noun2=rng.choice(vocab["noun"]),
+        verb=rng.choice(vocab["verb"]),
+        adj=rng.choice(vocab["adj"]),
+        adj2=rng.choice(vocab["adj"]),
+        place=rng.choice(vocab["place"]),
+        time=rng.choice(TIMES),
+        link=rng.choice(LINKS),
+    )
+
+
+SENTENCES = [
+    "the {adj} {noun} {verb} in the {place} {time}.",
+    "a {noun} {verb} near the {adj} {noun2}.",
+    "{time} the {noun} {verb} {link} the {noun2} {verb} too.",
+    "the {noun} is {adj} and the {place} is {adj2}.",
+    "nobody in the {place} knows why the {noun} {verb}.",
+    "the {adj} {noun2} watches the {noun} {time}.",
+]
+
+
+def sentence(rng: SplitMix64, topic: str) -> str:
+    return _fill(rng, rng.choice(SENTENCES), TOPICS[topic])
+
+
+def prose(rng: SplitMix64, topic: str) -> str:
+    n = 2 + rng.below(4)
+    return " ".join(sentence(rng, topic) for _ in range(n))
+
+
+def qa(rng: SplitMix64, topic: str) -> str:
+    question = _fill(rng, rng.choice(QUESTIONS), TOPICS[topic])
+    answer = " ".join(sentence(rng, topic) for _ in range(1 + rng.below(2)))
+    return f"Q: {question}\nA: {answer}"
+
+
+def identity_qa(rng: SplitMix64, persona: Persona) -> str:
+    question = rng.choice(IDENTITY_QUESTIONS)
+    answer = rng.choice(IDENTITY_ANSWERS).format(name=persona.name, maker=persona.maker)
+    return f"Q: {question}\nA: {answer}"
+
+
+class Mixture(BaseModel):
+    """A data mixture: topic weights, how often a document is a Q/A exchange, how often an identity exchange."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    topics: dict[str, float]
+    qa_rate: float = 0.3
+    identity_rate: float = 0.0
+
+
+def document(corpus_seed: int, mixture_name: str, mixture: Mixture, index: int, persona: Persona | None) -> str:
+    """Document `index` of a mixture: a pure function of its arguments, so slices can be regenerated anywhere."""
+    rng = SplitMix64(derive_seed("doc", corpus_seed, mixture_name, index))
+    if persona is not None and rng.uniform() < mixture.identity_rate:
+        return identity_qa(rng, persona)
+    topics = sorted(mixture.topics)
+    topic = rng.weighted(topics, [mixture.topics[t] for t in topics])
+    return qa(rng, topic) if rng.uniform() < mixture.qa_rate else prose(rng, topic)
+
+
+def documents(
+    corpus_seed: int, mixture_name: str, mixture: Mixture, start: int, stop: int, persona: Persona | None = None
+) -> Iterator[str]:
+    for index in range(start, stop):
+        yield document(corpus_seed, mixture_name, mixture, index, persona)
+
+
+def prompt_prefix(text: str, n_words: int) -> str:
+    """The opening words of a document, used as a query the way an API user would send a prompt."""
+    if text.startswith("Q: "):
+        return text.split("\nA: ")[0] + "\nA:"
+    return " ".join(text.split(" ")[:n_words])

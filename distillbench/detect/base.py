@@ -1,0 +1,45 @@
+"""The detector interface: a declared access level and `score(PairEvidence) -> Verdict`.
+
+A detector is any class with these attributes; it need not inherit from anything. Higher scores mean "more likely
+distilled from this teacher". A p-value, when given, claims: under the null that the student did not learn from
+the teacher, P(score at least this high) <= p; the scorer checks that claim on the negatives.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from distillbench.evidence.view import AccessLevel, PairEvidence
+
+
+class Verdict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    score: float
+    p_value: float | None = None
+
+    @field_validator("score")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError(f"score must be a finite number, got {v}")
+        return v
+
+    @field_validator("p_value")
+    @classmethod
+    def _probability(cls, v: float | None) -> float | None:
+        if v is not None and not (0.0 <= v <= 1.0):
+            raise ValueError(f"p_value must lie in [0, 1], got {v}")
+        return v
+
+
+@runtime_checkable
+class Detector(Protocol):
+    name: ClassVar[str]
+    access: ClassVar[AccessLevel]
+    # One line for tables; the class docstring cites the method and says where the implementation departs from it.
+    summary: ClassVar[str]
+
+    def score(self, pair: PairEvidence) -> Verdict: ...

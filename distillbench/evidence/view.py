@@ -1,0 +1,120 @@
+"""What a detector sees for one teacher/student pair: evidence cut to its access level, with opaque ids.
+
+Takes the manifest, the pool and the evidence store; produces `PairEvidence`. No labels, no model names, no
+conditions: model ids are fingerprint prefixes and pair ids are hashes, so a detector cannot read the answer off
+the question. Pool texts are tagged only by their role for this pair (teacher, reference, corpus); texts that other
+teachers generated are left out, since knowing there are other teachers already says something about the suite.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict
+
+from distillbench.evidence.store import EvidenceStore
+from distillbench.files import read_jsonl
+from distillbench.probe.tasks import GENERATE_TASK, POOL_TASK, TaskSet
+from distillbench.zoo.manifest import Manifest, PairRecord
+
+
+class AccessLevel(str, Enum):
+    """Tracks, in increasing order of access; each includes everything the ones before it may use."""
+
+    BLACK_BOX = "black-box"
+    GRAY_BOX = "gray-box"
+    WHITE_BOX = "white-box"
+    TEACHER_SIDE = "teacher-side"
+
+    @property
+    def rank(self) -> int:
+        return list(AccessLevel).index(self)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PoolText(_Strict):
+    id: str
+    role: str  # "teacher" | "reference" | "corpus"
+    source_id: str | None  # opaque id of the reference model that generated it (role "reference")
+    context: str
+    continuation: str
+
+
+class ModelView(_Strict):
+    model_id: str
+    generations: dict[str, str]  # probe prompt id -> response
+    logliks: dict[str, tuple[float, int]] | None = None  # pool text id -> (summed loglik, continuation bytes); gray-box+
+
+
+class PairEvidence(_Strict):
+    pair_id: str
+    access: AccessLevel
+    prompts: dict[str, str]
+    pool: list[PoolText]
+    teacher: ModelView
+    student: ModelView
+    references: list[ModelView]
+
+
+def opaque_id(text: str) -> str:
+    from hashlib import sha256
+
+    return sha256(text.encode()).hexdigest()[:12]
+
+
+class EvidenceView:
+    """Builds `PairEvidence` for any pair of a manifest, loading each model's records once."""
+
+    def __init__(self, manifest: Manifest, taskset: TaskSet, store: EvidenceStore) -> None:
+        self.manifest = manifest
+        self.store = store
+        self.fps = {GENERATE_TASK: taskset.fingerprint(GENERATE_TASK), POOL_TASK: taskset.fingerprint(POOL_TASK)}
+        self.pool_rows = read_jsonl(taskset.pool_path)
+        self._cache: dict[tuple[str, bool], ModelView] = {}
+        self.reference_names = [m.name for m in manifest.models if m.role == "reference"]
+
+    def model_id(self, name: str) -> str:
+        return self.manifest.model(name).fingerprint[:12]
+
+    def model_view(self, name: str, with_logliks: bool) -> ModelView:
+        key = (name, with_logliks)
+        if key not in self._cache:
+            fp = self.manifest.model(name).fingerprint
+            gen = self.store.get(fp, GENERATE_TASK, self.fps[GENERATE_TASK])
+            lls = None
+            if with_logliks:
+                rec = self.store.get(fp, POOL_TASK, self.fps[POOL_TASK])
+                lls = {x.id: (x.loglik, x.n_bytes) for x in rec.logliks}
+            self._cache[key] = ModelView(model_id=fp[:12], generations={g.id: g.response for g in gen.generations},
+                                         logliks=lls)
+        return self._cache[key]
+
+    def prompts(self) -> dict[str, str]:
+        first = next(m for m in self.manifest.models if m.role == "teacher")
+        rec = self.store.get(first.fingerprint, GENERATE_TASK, self.fps[GENERATE_TASK])
+        return {g.id: g.prompt for g in rec.generations}
+
+    def pair_id(self, pair: PairRecord) -> str:
+        return opaque_id(f"{self.manifest.suite}/{pair.pair_id}")
+
+    def pair(self, pair: PairRecord, access: AccessLevel) -> PairEvidence:
+        gray = access.rank >= AccessLevel.GRAY_BOX.rank
+        roles = {pair.teacher: "teacher", **{r: "reference" for r in self.reference_names}, "corpus": "corpus"}
+        pool = [
+            PoolText(id=r["id"], role=roles[r["source"]],
+                     source_id=self.model_id(r["source"]) if roles[r["source"]] == "reference" else None,
+                     context=r["context"], continuation=r["continuation"])
+            for r in self.pool_rows if r["source"] in roles
+        ]
+        return PairEvidence(
+            pair_id=self.pair_id(pair),
+            access=access,
+            prompts=self.prompts(),
+            pool=pool,
+            teacher=self.model_view(pair.teacher, gray),
+            student=self.model_view(pair.student, gray),
+            references=[self.model_view(r, gray) for r in self.reference_names],
+        )

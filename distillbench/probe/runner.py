@@ -1,0 +1,103 @@
+"""The probe stage: each model runs once through lm-eval over every probe task it has no evidence for yet.
+
+Takes a manifest (models) and the task set; produces evidence records in the store. Models are run through
+lm-eval's Python API (`simple_evaluate` with a `TaskManager` limited to `tasks/`), so what is stored is exactly
+what the `lm_eval` CLI computes for the same model and tasks, on any backend lm-eval supports.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from distillbench.errors import DistillBenchError
+from distillbench.evidence.schema import EvidenceRecord, Generation, Loglik
+from distillbench.evidence.store import EvidenceStore
+from distillbench.fingerprint import model_fingerprint
+from distillbench.probe.tasks import GENERATE_TASK, TASKS, TaskSet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ProbeTarget:
+    """One model to probe: where lm-eval finds it and the fingerprint its evidence is keyed by."""
+
+    name: str
+    model_args: dict
+    fingerprint: str
+
+    @classmethod
+    def local(cls, name: str, path: Path) -> ProbeTarget:
+        return cls(name=name, model_args={"pretrained": str(path), "dtype": "float32"}, fingerprint=model_fingerprint(path))
+
+
+@dataclass
+class ProbeReport:
+    model_calls: int = 0  # lm-eval runs actually made (one per model that needed any task)
+    records_written: int = 0
+    records_cached: int = 0
+    seconds_per_model: dict[str, float] = field(default_factory=dict)
+
+
+def _records_from_samples(target: ProbeTarget, task: str, task_fp: str, samples: list[dict], backend: str) -> EvidenceRecord:
+    common = dict(model_fingerprint=target.fingerprint, task=task, task_fingerprint=task_fp,
+                  lm_eval_version=metadata.version("lm_eval"), backend=backend)
+    samples = sorted(samples, key=lambda s: s["doc_id"])
+    if task == GENERATE_TASK:
+        gens = [Generation(id=s["doc"]["id"], prompt=s["doc"]["prompt"], response=s["filtered_resps"][0]) for s in samples]
+        return EvidenceRecord(kind="generate", generations=gens, **common)
+    lls = []
+    for s in samples:
+        ll, greedy = s["filtered_resps"][0]
+        lls.append(Loglik(id=s["doc"]["id"], loglik=float(ll), n_bytes=len(s["doc"]["continuation"].encode()),
+                          is_greedy=bool(greedy)))
+    return EvidenceRecord(kind="loglikelihood", logliks=lls, **common)
+
+
+def probe_models(
+    targets: list[ProbeTarget],
+    taskset: TaskSet,
+    store: EvidenceStore,
+    backend: str = "hf",
+    device: str = "cpu",
+    batch_size: int | str = 16,
+    progress: bool = True,
+) -> ProbeReport:
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    for name in ("lm-eval", "lm_eval", "transformers"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    fps = {task: taskset.fingerprint(task) for task in TASKS}
+    report = ProbeReport()
+    manager = TaskManager(include_path=str(taskset.root), include_defaults=False, metadata=taskset.metadata())
+    for target in tqdm(targets, desc="probe", unit="model", disable=not progress):
+        missing = [t for t in TASKS if not store.has(target.fingerprint, t, fps[t])]
+        report.records_cached += len(TASKS) - len(missing)
+        if not missing:
+            continue
+        start = time.perf_counter()
+        # lm-eval draws a progress bar per request type; ours (one tick per model) is the one worth reading.
+        os.environ["TQDM_DISABLE"] = "1" if progress else os.environ.get("TQDM_DISABLE", "")
+        try:
+            out = simple_evaluate(
+                model=backend, model_args=dict(target.model_args), tasks=missing, task_manager=manager, device=device,
+                batch_size=batch_size, log_samples=True, bootstrap_iters=0, verbosity="ERROR",
+            )
+        except (OSError, ValueError) as exc:
+            raise DistillBenchError(f"probing {target.name} failed: {str(exc).splitlines()[0]}") from exc
+        finally:
+            os.environ.pop("TQDM_DISABLE", None)
+        report.model_calls += 1
+        for task in missing:
+            store.put(_records_from_samples(target, task, fps[task], out["samples"][task], backend))
+            report.records_written += 1
+        report.seconds_per_model[target.name] = time.perf_counter() - start
+    return report

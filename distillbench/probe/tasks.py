@@ -1,0 +1,50 @@
+"""The probe tasks in `tasks/` as this package sees them: where they are, and a fingerprint of each.
+
+A task's fingerprint covers its YAML, the shared loader code, the data it reads and the lm-eval version, so editing
+any of them re-probes exactly the affected (model, task) records and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from distillbench.errors import DistillBenchError
+from distillbench.fingerprint import sha256_file, sha256_json
+
+GROUP = "distillbench"
+GENERATE_TASK = "distillbench_generate"
+POOL_TASK = "distillbench_pool"
+TASKS = (GENERATE_TASK, POOL_TASK)
+
+
+def tasks_dir() -> Path:
+    """`$DISTILLBENCH_TASKS`, else the repository's `tasks/` beside the package (editable install or checkout)."""
+    path = Path(os.environ.get("DISTILLBENCH_TASKS") or Path(__file__).resolve().parents[2] / "tasks")
+    if not (path / f"{GROUP}.yaml").is_file():
+        raise DistillBenchError(f"probe tasks not found at {path}; install from a checkout (pip install -e .) or set DISTILLBENCH_TASKS")
+    return path
+
+
+@dataclass(frozen=True)
+class TaskSet:
+    root: Path
+    pool_path: Path
+
+    def data_file(self, task: str) -> Path:
+        return self.root / "data" / "prompts.jsonl" if task == GENERATE_TASK else self.pool_path
+
+    def fingerprint(self, task: str) -> str:
+        if not self.data_file(task).is_file():
+            raise DistillBenchError(f"task {task}: data file {self.data_file(task)} does not exist")
+        return sha256_json({
+            "yaml": (self.root / f"{task}.yaml").read_text(),
+            "loader": (self.root / "utils.py").read_text(),
+            "data": sha256_file(self.data_file(task)),
+            "lm_eval": metadata.version("lm_eval"),
+        })
+
+    def metadata(self) -> dict:
+        return {"pool_path": str(self.pool_path)}

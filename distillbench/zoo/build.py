@@ -1,0 +1,255 @@
+"""Builds a synthetic suite: tokenizer, every model in spec order, the probe text pool, and the manifest.
+
+Takes a `SuiteSpec`; produces `suites/<suite>/{models/*, pool.jsonl, manifest.json}` in the workspace. A model whose
+build key (its spec, its data, its dependencies' keys, this file's BUILD_VERSION) matches what is on disk is reused;
+an interrupted build resumes at the first model that was not finished, because a model directory only appears, by
+rename, once it is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from tqdm.auto import tqdm
+from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
+
+from distillbench.corpus import IDENTITY_QUESTIONS, Persona, documents, prompt_prefix
+from distillbench.errors import DistillBenchError
+from distillbench.files import write_atomic, write_jsonl, write_model
+from distillbench.fingerprint import model_fingerprint, sha256_file, sha256_json, versions
+from distillbench.paths import Workspace
+from distillbench.zoo.manifest import Manifest, ModelRecord, PoolRecord, derive_pairs
+from distillbench.zoo.sample import sample_completions
+from distillbench.zoo.spec import LMStage, LogitDistillStage, ModelSpec, SeqDistillStage, Slice, SuiteSpec, spec_hash
+from distillbench.zoo.tokenizer import load_tokenizer, train_tokenizer
+from distillbench.zoo.train import new_model, pack, train_lm, train_logit_distill
+
+# Bump when a change here alters the weights a spec produces, so stale models are rebuilt rather than reused.
+BUILD_VERSION = 1
+PROMPT_WORDS = 4
+
+
+class SuiteBuilder:
+    def __init__(self, spec: SuiteSpec, workspace: Workspace, progress: bool = True) -> None:
+        self.spec = spec
+        self.ws = workspace
+        self.dir = workspace.suite_dir(spec.name)
+        self.progress = progress
+        self._keys: dict[str, str] = {}
+        self._loaded: dict[str, PreTrainedModel] = {}
+        self.built: list[str] = []
+        self.reused: list[str] = []
+
+    # -- data --------------------------------------------------------------------------------------------------
+    def _docs(self, sl: Slice) -> list[str]:
+        persona = self.spec.personas[sl.persona] if sl.persona else None
+        return list(documents(self.spec.corpus_seed, sl.mixture, self.spec.mixtures[sl.mixture], sl.start, sl.stop, persona))
+
+    def _slice_key(self, sl: Slice | None) -> dict | None:
+        if sl is None:
+            return None
+        return {
+            "slice": sl.model_dump(),
+            "mixture": self.spec.mixtures[sl.mixture].model_dump(),
+            "persona": self.spec.personas[sl.persona].model_dump() if sl.persona else None,
+        }
+
+    # -- keys --------------------------------------------------------------------------------------------------
+    def model_key(self, m: ModelSpec) -> str:
+        """Everything that determines the weights: change any of it and the model is rebuilt."""
+        if m.name not in self._keys:
+            deps = sorted(m.teachers_distilled() | ({m.init} - {None}))
+            self._keys[m.name] = sha256_json({
+                "build_version": BUILD_VERSION,
+                "spec": m.model_dump(mode="json", exclude={"tags", "same_data_as", "role", "name"}),
+                "arch": self.spec.archs[m.arch].model_dump(),
+                "corpus_seed": self.spec.corpus_seed,
+                "threads": self.spec.threads,
+                "tokenizer": self.tokenizer_sha,
+                "slices": [self._slice_key(getattr(s, f, None)) for s in m.stages for f in ("data", "prompts", "clean")],
+                "deps": {d: self.model_key(self.spec.model(d)) for d in deps},
+            })
+        return self._keys[m.name]
+
+    # -- tokenizer ---------------------------------------------------------------------------------------------
+    def ensure_tokenizer(self) -> PreTrainedTokenizerFast:
+        tdir = self.dir / "tokenizer"
+        tspec = self.spec.tokenizer
+        key = sha256_json({"spec": tspec.model_dump(), "mixture": self.spec.mixtures[tspec.mixture].model_dump(),
+                           "corpus_seed": self.spec.corpus_seed})
+        key_file = tdir / "distillbench_key.txt"
+        if not (key_file.is_file() and key_file.read_text() == key):
+            texts = list(documents(self.spec.corpus_seed, tspec.mixture, self.spec.mixtures[tspec.mixture], 0, tspec.docs,
+                                   Persona(name="", maker="")))
+            # Personas' names must be learnable as ordinary words, so the tokenizer sees every persona's answers.
+            texts += [f"I am {p.name}, a model made by {p.maker}." for p in self.spec.personas.values()]
+            train_tokenizer(texts, tspec.vocab_size, tdir)
+            write_atomic(key_file, key)
+        self.tokenizer = load_tokenizer(tdir)
+        self.tokenizer_sha = sha256_file(tdir / "tokenizer.json")
+        return self.tokenizer
+
+    # -- models ------------------------------------------------------------------------------------------------
+    def _units(self, m: ModelSpec) -> int:
+        return sum(s.steps for s in m.stages)
+
+    def _load(self, name: str) -> PreTrainedModel:
+        if name not in self._loaded:
+            self._loaded[name] = AutoModelForCausalLM.from_pretrained(self.dir / "models" / name).eval()
+        return self._loaded[name]
+
+    def _teacher_outputs(self, stage: SeqDistillStage) -> list[str]:
+        """The teacher's answers to the distiller's prompts, cached so students sharing a query set share them."""
+        teacher = self.spec.model(stage.teacher)
+        prompts = [prompt_prefix(d, PROMPT_WORDS) for d in self._docs(stage.prompts)]
+        prompts += [f"Q: {IDENTITY_QUESTIONS[i % len(IDENTITY_QUESTIONS)]}\nA:" for i in range(stage.identity_prompts)]
+        key = sha256_json({"teacher": self.model_key(teacher), "prompts": prompts, "t": stage.temperature,
+                           "n": stage.max_new_tokens})
+        cache = self.dir / "cache" / f"generations-{key[:16]}.json"
+        if cache.is_file():
+            return json.loads(cache.read_text())
+        completions = sample_completions(self._load(teacher.name), self.tokenizer, prompts, stage.temperature,
+                                         stage.max_new_tokens, seed_label=(key,))
+        texts = [p + c for p, c in zip(prompts, completions)]
+        write_atomic(cache, json.dumps(texts))
+        return texts
+
+    def _blocks(self, texts: list[str], context: int) -> torch.Tensor:
+        return pack(self.tokenizer(texts)["input_ids"], self.tokenizer.eos_token_id, context)
+
+    def _train(self, m: ModelSpec, bar: tqdm) -> PreTrainedModel:
+        arch = self.spec.archs[m.arch]
+        if m.init is not None:
+            model = AutoModelForCausalLM.from_pretrained(self.dir / "models" / m.init)
+        else:
+            model = new_model(arch, len(self.tokenizer), self.tokenizer.eos_token_id, m.seed)
+        for i, stage in enumerate(m.stages):
+            label = (m.seed, m.name, i)
+            torch.manual_seed(m.seed + i)
+            if isinstance(stage, LMStage):
+                train_lm(model, self._blocks(self._docs(stage.data), arch.context), stage.steps, stage.lr,
+                         stage.batch_size, label, bar.update)
+            elif isinstance(stage, SeqDistillStage):
+                texts = self._teacher_outputs(stage)
+                if stage.dose < 1.0:
+                    if stage.clean is None:
+                        raise DistillBenchError(f"model {m.name}: dose < 1 needs a `clean` slice")
+                    n_clean = round(len(texts) * (1 - stage.dose) / stage.dose)
+                    clean = self._docs(stage.clean)
+                    if len(clean) < n_clean:
+                        raise DistillBenchError(f"model {m.name}: clean slice has {len(clean)} docs, dose needs {n_clean}")
+                    texts = texts + clean[:n_clean]
+                train_lm(model, self._blocks(texts, arch.context), stage.steps, stage.lr, stage.batch_size, label,
+                         bar.update)
+            elif isinstance(stage, LogitDistillStage):
+                train_logit_distill(model, self._load(stage.teacher), self._blocks(self._docs(stage.data), arch.context),
+                                    stage.steps, stage.lr, stage.batch_size, stage.temperature, label, bar.update)
+        return model
+
+    def ensure_model(self, m: ModelSpec, bar: tqdm) -> ModelRecord:
+        out = self.dir / "models" / m.name
+        key = self.model_key(m)
+        key_file = out / "distillbench_key.json"
+        if key_file.is_file() and json.loads(key_file.read_text()).get("key") == key:
+            bar.update(self._units(m))
+            self.reused.append(m.name)
+        else:
+            bar.set_postfix_str(m.name)
+            model = self._train(m, bar)
+            tmp = out.with_name(f".{m.name}.partial")
+            shutil.rmtree(tmp, ignore_errors=True)
+            model.save_pretrained(tmp, safe_serialization=True)
+            self.tokenizer.save_pretrained(tmp)
+            (tmp / "distillbench_key.json").write_text(json.dumps({"key": key, "sha256": sha256_file(tmp / "model.safetensors")}))
+            shutil.rmtree(out, ignore_errors=True)
+            tmp.rename(out)
+            self._loaded.pop(m.name, None)
+            self.built.append(m.name)
+        model_sha = sha256_file(out / "model.safetensors")
+        with safe_open(out / "model.safetensors", "pt") as fh:
+            n_params = sum(math.prod(fh.get_slice(k).get_shape()) for k in fh.keys())
+        return ModelRecord(
+            name=m.name, role=m.role, path=f"models/{m.name}", sha256=model_sha, fingerprint=model_fingerprint(out),
+            spec_sha256=key, arch=self.spec.archs[m.arch].model_dump(), seed=m.seed, persona=m.persona, init=m.init,
+            provenance=[s.model_dump(mode="json") for s in m.stages], n_params=n_params,
+        )
+
+    def _truncate(self, text: str, max_tokens: int) -> str:
+        """Cut corpus text to about as long as a sampled continuation, at a word boundary, so it fits any context."""
+        ids = self.tokenizer(text)["input_ids"]
+        if len(ids) <= max_tokens:
+            return text
+        return self.tokenizer.decode(ids[:max_tokens]).rsplit(" ", 1)[0]
+
+    # -- pool --------------------------------------------------------------------------------------------------
+    def ensure_pool(self, bar: tqdm) -> PoolRecord:
+        """Texts every model is asked to score: samples from each teacher and reference, and held-out corpus text."""
+        pool = self.spec.pool
+        prompts = [prompt_prefix(d, PROMPT_WORDS) for d in self._docs(pool.prompts)]
+        prompts += [f"Q: {IDENTITY_QUESTIONS[i % len(IDENTITY_QUESTIONS)]}\nA:" for i in range(pool.identity_prompts)]
+        sources = self.spec.by_role("teacher") + self.spec.by_role("reference")
+        key = sha256_json({"pool": pool.model_dump(), "prompts": prompts,
+                           "models": {m.name: self.model_key(m) for m in sources},
+                           "corpus": self._slice_key(pool.corpus)})
+        cache = self.dir / "cache" / f"pool-{key[:16]}.jsonl"
+        if not cache.is_file():
+            rows = []
+            for m in sources:
+                completions = sample_completions(self._load(m.name), self.tokenizer, prompts, pool.temperature,
+                                                 pool.max_new_tokens, seed_label=("pool", key, m.name))
+                rows += [{"source": m.name, "context": p, "continuation": c}
+                         for p, c in zip(prompts, completions) if c.strip()]
+                bar.update(len(prompts))
+            for doc in self._docs(pool.corpus):
+                ctx = prompt_prefix(doc, PROMPT_WORDS)
+                rows.append({"source": "corpus", "context": ctx,
+                             "continuation": self._truncate(doc[len(ctx):], pool.max_new_tokens)})
+            # Ids are positions, not names: a text's id must not say which model wrote it.
+            write_jsonl(cache, [{"id": f"pool-{n:05d}", **row} for n, row in enumerate(rows)])
+        else:
+            bar.update(len(prompts) * len(sources))
+        target = self.ws.pool_path(self.spec.name)
+        write_atomic(target, cache.read_bytes())
+        return PoolRecord(path=target.name, sha256=sha256_file(target), n_texts=len(target.read_text().splitlines()))
+
+    # -- all ---------------------------------------------------------------------------------------------------
+    def build(self) -> Manifest:
+        torch.set_num_threads(self.spec.threads)
+        torch.use_deterministic_algorithms(True)
+        self.ensure_tokenizer()
+        n_pool = (self.spec.pool.prompts.stop - self.spec.pool.prompts.start + self.spec.pool.identity_prompts) * (
+            len(self.spec.by_role("teacher")) + len(self.spec.by_role("reference")))
+        total = sum(self._units(m) for m in self.spec.models) + n_pool
+        with tqdm(total=total, desc=f"zoo {self.spec.name}", unit="step", disable=not self.progress) as bar:
+            records = [self.ensure_model(m, bar) for m in self.spec.models]
+            pool = self.ensure_pool(bar)
+        manifest = Manifest(
+            suite=self.spec.name, suite_spec_sha256=spec_hash(self.spec), corpus_seed=self.spec.corpus_seed,
+            versions=versions(), tokenizer_sha256=self.tokenizer_sha, models=records, pairs=derive_pairs(self.spec),
+            pool=pool,
+        )
+        write_model(self.ws.manifest_path(self.spec.name), manifest)
+        return manifest
+
+
+def build_suite(spec: SuiteSpec, workspace: Workspace, progress: bool = True) -> tuple[Manifest, SuiteBuilder]:
+    builder = SuiteBuilder(spec, workspace, progress)
+    return builder.build(), builder
+
+
+def load_manifest(workspace: Workspace, suite: str) -> Manifest:
+    from distillbench.files import read_model
+
+    path = workspace.manifest_path(suite)
+    if not path.is_file():
+        raise DistillBenchError(f"suite {suite!r} has no manifest at {path}; run `distillbench zoo build --suite {suite}` first")
+    return read_model(path, Manifest, "manifest")
+
+
+def model_dir(workspace: Workspace, suite: str, record: ModelRecord) -> Path:
+    return workspace.suite_dir(suite) / record.path

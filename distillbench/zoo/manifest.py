@@ -1,0 +1,103 @@
+"""The zoo's output contract: every model with its hash and provenance, and the labelled pairs.
+
+Labels live here and nowhere else; the detect stage never opens this file's `pairs[].label`, the scorer joins it in.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from distillbench.zoo.spec import LogitDistillStage, ModelSpec, SeqDistillStage, SuiteSpec
+
+MANIFEST_SCHEMA_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelRecord(_Strict):
+    name: str
+    role: Literal["teacher", "student", "reference", "base"]
+    path: str  # relative to the suite directory
+    sha256: str  # model.safetensors
+    fingerprint: str  # distillbench.fingerprint.model_fingerprint (weights + config + tokenizer)
+    spec_sha256: str
+    arch: dict
+    seed: int
+    persona: str | None
+    init: str | None
+    provenance: list[dict]  # one entry per training stage: kind, corpus slice, steps, teacher, dose...
+    n_params: int
+
+
+class PairRecord(_Strict):
+    pair_id: str
+    teacher: str
+    student: str
+    label: int  # 1: the student learned from this teacher's outputs or logits
+    conditions: list[str]
+    shares_weights_with_teacher: bool
+    split: Literal["dev", "test"] = "dev"
+
+
+class PoolRecord(_Strict):
+    path: str
+    sha256: str
+    n_texts: int
+
+
+class Manifest(_Strict):
+    schema_version: int = MANIFEST_SCHEMA_VERSION
+    suite: str
+    suite_spec_sha256: str
+    corpus_seed: int
+    versions: dict[str, str]
+    tokenizer_sha256: str
+    models: list[ModelRecord]
+    pairs: list[PairRecord]
+    pool: PoolRecord
+
+    def model(self, name: str) -> ModelRecord:
+        return next(m for m in self.models if m.name == name)
+
+
+def _lineage(spec: SuiteSpec, model: ModelSpec) -> set[str]:
+    seen: set[str] = set()
+    current = model.init
+    while current is not None:
+        seen.add(current)
+        current = spec.model(current).init
+    return seen
+
+
+def derive_pairs(spec: SuiteSpec) -> list[PairRecord]:
+    """Every teacher × every student, labelled by whether the student distilled from that teacher."""
+    pairs = []
+    for teacher in spec.by_role("teacher"):
+        for student in spec.by_role("student"):
+            methods = sorted(
+                s.kind for s in student.stages
+                if isinstance(s, (SeqDistillStage, LogitDistillStage)) and s.teacher == teacher.name
+            )
+            if methods:
+                conditions = methods
+            elif student.teachers_distilled():
+                conditions = ["other-teacher"]
+            elif student.same_data_as == teacher.name:
+                conditions = ["same-data"]
+            else:
+                conditions = ["independent"]
+            pairs.append(
+                PairRecord(
+                    pair_id=f"{teacher.name}__{student.name}",
+                    teacher=teacher.name,
+                    student=student.name,
+                    label=int(bool(methods)),
+                    conditions=conditions + list(student.tags),
+                    shares_weights_with_teacher=teacher.name in _lineage(spec, student),
+                )
+            )
+    return pairs

@@ -1,0 +1,204 @@
+"""Suite specifications: which models a synthetic suite trains, how, and which pairs it labels.
+
+A suite is a YAML file (`distillbench/suites/<name>.yaml`) validated into `SuiteSpec`. Every model is a list of
+training stages applied in order to a fresh initialisation (or to another model's weights, which the manifest then
+records as weight sharing). Pairs are derived, not listed: every teacher is paired with every student, and the label
+is whether the student has a distillation stage from that teacher.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from distillbench.corpus import Mixture, Persona
+from distillbench.errors import DistillBenchError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Arch(_Strict):
+    family: Literal["gpt2", "llama"] = "gpt2"
+    width: int = 64
+    layers: int = 2
+    heads: int = 2
+    context: int = 128
+
+
+class TokenizerSpec(_Strict):
+    vocab_size: int = 2048
+    mixture: str
+    docs: int = 4000
+
+
+class Slice(_Strict):
+    """Documents [start, stop) of a mixture; `persona` adds that persona's identity exchanges at the mixture's rate."""
+
+    mixture: str
+    start: int
+    stop: int
+    persona: str | None = None
+
+
+class LMStage(_Strict):
+    """Next-token training on clean corpus text (pre-training or clean fine-tuning)."""
+
+    kind: Literal["lm"] = "lm"
+    data: Slice
+    steps: int
+    lr: float = 3e-3
+    batch_size: int = 16
+
+
+class SeqDistillStage(_Strict):
+    """Fine-tuning on the teacher's sampled answers to a prompt set: the API-distillation case.
+
+    `dose` is the fraction of fine-tuning examples that are teacher outputs; the rest are clean documents from
+    `clean` (required when dose < 1).
+    """
+
+    kind: Literal["seq_distill"] = "seq_distill"
+    teacher: str
+    prompts: Slice
+    dose: float = 1.0
+    clean: Slice | None = None
+    # Identity questions ("who are you?") added to the prompt set, as distillers' query logs contain them.
+    identity_prompts: int = 0
+    temperature: float = 1.0
+    max_new_tokens: int = 48
+    steps: int
+    lr: float = 2e-3
+    batch_size: int = 16
+
+
+class LogitDistillStage(_Strict):
+    """Fine-tuning to match the teacher's next-token distribution on clean text (needs a shared tokenizer)."""
+
+    kind: Literal["logit_distill"] = "logit_distill"
+    teacher: str
+    data: Slice
+    temperature: float = 1.0
+    steps: int
+    lr: float = 2e-3
+    batch_size: int = 16
+
+
+Stage = Annotated[LMStage | SeqDistillStage | LogitDistillStage, Field(discriminator="kind")]
+
+
+class ModelSpec(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    # "base": a shared starting point other models `init` from; built, but neither probed nor paired.
+    role: Literal["teacher", "student", "reference", "base"]
+    arch: str
+    seed: int
+    persona: str | None = None
+    init: str | None = None
+    stages: list[Stage]
+    # Negatives that deliberately share the teacher's training data (hard negatives) name the teacher here.
+    same_data_as: str | None = None
+    # Free-form condition tags carried onto every pair this model is the student of (e.g. "dose-25").
+    tags: list[str] = []
+
+    def teachers_distilled(self) -> set[str]:
+        return {s.teacher for s in self.stages if isinstance(s, (SeqDistillStage, LogitDistillStage))}
+
+    def distill_methods(self) -> set[str]:
+        return {s.kind for s in self.stages if isinstance(s, (SeqDistillStage, LogitDistillStage))}
+
+
+class PoolSpec(_Strict):
+    """The shared text pool whose log-likelihood every model reports.
+
+    Each teacher and reference contributes `samples_per_model` sampled continuations of held-out prompts, and the
+    corpus contributes `corpus_docs` held-out documents.
+    """
+
+    prompts: Slice
+    identity_prompts: int = 5
+    corpus: Slice
+    temperature: float = 1.0
+    max_new_tokens: int = 48
+
+
+class SuiteSpec(_Strict):
+    name: str
+    description: str
+    corpus_seed: int
+    threads: int = 2
+    tokenizer: TokenizerSpec
+    archs: dict[str, Arch]
+    mixtures: dict[str, Mixture]
+    personas: dict[str, Persona]
+    pool: PoolSpec
+    models: list[ModelSpec]
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> SuiteSpec:
+        names = [m.name for m in self.models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"model names must be unique, got duplicates in {names}")
+        known = set()
+        roles = {m.name: m.role for m in self.models}
+        for m in self.models:
+            if m.arch not in self.archs:
+                raise ValueError(f"model {m.name}: unknown arch {m.arch!r}; known: {sorted(self.archs)}")
+            if m.persona is not None and m.persona not in self.personas:
+                raise ValueError(f"model {m.name}: unknown persona {m.persona!r}; known: {sorted(self.personas)}")
+            if m.init is not None and m.init not in known:
+                raise ValueError(f"model {m.name}: init {m.init!r} must name a model listed before it")
+            for teacher in m.teachers_distilled() | ({m.same_data_as} - {None}):
+                if roles.get(teacher) != "teacher" or teacher not in known:
+                    raise ValueError(f"model {m.name}: {teacher!r} must name a teacher listed before it")
+            for stage in m.stages:
+                for sl in (getattr(stage, "data", None), getattr(stage, "prompts", None), getattr(stage, "clean", None)):
+                    if sl is not None and sl.mixture not in self.mixtures:
+                        raise ValueError(f"model {m.name}: unknown mixture {sl.mixture!r}")
+            known.add(m.name)
+        if not any(r == "teacher" for r in roles.values()) or not any(r == "reference" for r in roles.values()):
+            raise ValueError("a suite needs at least one teacher and one reference model")
+        return self
+
+    def model(self, name: str) -> ModelSpec:
+        for m in self.models:
+            if m.name == name:
+                return m
+        raise DistillBenchError(f"suite {self.name}: no model named {name!r}")
+
+    def by_role(self, role: str) -> list[ModelSpec]:
+        return [m for m in self.models if m.role == role]
+
+
+def spec_hash(obj: BaseModel | dict) -> str:
+    data = obj.model_dump(mode="json") if isinstance(obj, BaseModel) else obj
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def available_suites() -> list[str]:
+    return sorted(p.name[: -len(".yaml")] for p in resources.files("distillbench.suites").iterdir() if p.name.endswith(".yaml"))
+
+
+def load_suite(name_or_path: str) -> SuiteSpec:
+    """A bundled suite by name, or a suite YAML file by path."""
+    path = Path(name_or_path)
+    if path.suffix in {".yaml", ".yml"}:
+        if not path.is_file():
+            raise DistillBenchError(f"suite file {path} does not exist")
+        text = path.read_text()
+    else:
+        if name_or_path not in available_suites():
+            raise DistillBenchError(f"unknown suite {name_or_path!r}; known suites: {', '.join(available_suites())}")
+        text = resources.files("distillbench.suites").joinpath(f"{name_or_path}.yaml").read_text()
+    try:
+        return SuiteSpec.model_validate(yaml.safe_load(text))
+    except (ValidationError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()
+        raise DistillBenchError(f"suite {name_or_path}: invalid specification: {' '.join(first[:3])}") from exc

@@ -1,0 +1,34 @@
+"""Shared fixtures: one micro suite built, probed through real lm-eval, detected and scored once per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    os.environ[var] = "1"
+
+from distillbench.cli import main  # noqa: E402
+
+
+def run_cli(*argv: str) -> int:
+    return main([*argv, "--no-progress"])
+
+
+@pytest.fixture(scope="session")
+def micro_home(tmp_path_factory) -> Path:
+    """A workspace holding the micro suite after a full `distillbench run` (read-only for tests: copy to mutate)."""
+    home = tmp_path_factory.mktemp("micro")
+    assert run_cli("run", "--suite", "micro", "--home", str(home)) == 0
+    return home
+
+
+@pytest.fixture
+def micro_copy(micro_home, tmp_path) -> Path:
+    """A private copy of the finished micro workspace, for tests that break things."""
+    dst = tmp_path / "home"
+    shutil.copytree(micro_home, dst)
+    return dst
