@@ -20,6 +20,7 @@ from distillbench.paths import Workspace  # noqa: E402
 
 
 def _quiet_libraries() -> None:
+    """Only for the stages that load models: importing transformers costs seconds every other command can skip."""
     import transformers
 
     transformers.utils.logging.set_verbosity_error()
@@ -34,6 +35,7 @@ def cmd_zoo_build(args) -> None:
     from distillbench.zoo.build import build_suite
     from distillbench.zoo.spec import load_suite
 
+    _quiet_libraries()
     start = time.perf_counter()
     manifest, builder = build_suite(load_suite(args.suite), args.ws, progress=not args.no_progress)
     print(f"zoo: suite {manifest.suite}: {len(builder.built)} models built, {len(builder.reused)} reused, "
@@ -48,9 +50,10 @@ def _taskset(args, manifest):
 
 def cmd_probe(args) -> None:
     from distillbench.evidence.store import EvidenceStore
-    from distillbench.probe.runner import ProbeTarget, probe_models
+    from distillbench.probe.runner import ProbeTarget, probe_hidden_states, probe_models
     from distillbench.zoo.build import load_manifest
 
+    _quiet_libraries()
     manifest = load_manifest(args.ws, args.suite)
     targets = []
     for record in manifest.models:
@@ -60,14 +63,21 @@ def cmd_probe(args) -> None:
         if target.fingerprint != record.fingerprint:
             raise DistillBenchError(f"model {record.name} on disk differs from the manifest; rebuild with `distillbench zoo build --suite {args.suite}`")
         targets.append(target)
-    report = probe_models(targets, _taskset(args, manifest), EvidenceStore(args.ws.evidence_dir), device=args.device,
-                          batch_size=args.batch_size, progress=not args.no_progress)
-    if report.model_calls == 0:
-        print(f"probe: all {report.records_cached} evidence records cached; 0 model calls")
+    taskset = _taskset(args, manifest)
+    store = EvidenceStore(args.ws.evidence_dir)
+    report = probe_models(targets, taskset, store, device=args.device, batch_size=args.batch_size,
+                          progress=not args.no_progress)
+    roles = {m.name: m.role for m in manifest.models}
+    open_models = [t for t in targets if roles[t.name] != "teacher"]
+    hidden = probe_hidden_states(open_models, taskset.pool_path, store, progress=not args.no_progress)
+    calls = report.model_calls + hidden.model_calls
+    if calls == 0:
+        print(f"probe: all {report.records_cached + hidden.records_cached} evidence records cached; 0 model calls")
     else:
-        per = sum(report.seconds_per_model.values()) / report.model_calls
-        print(f"probe: {report.model_calls} model calls ({per:.1f}s per model), {report.records_written} records written, "
-              f"{report.records_cached} cached")
+        per = sum(report.seconds_per_model.values()) / max(1, report.model_calls)
+        print(f"probe: {calls} model calls ({report.model_calls} lm-eval runs, {per:.1f}s each; "
+              f"{hidden.model_calls} hidden-state passes), {report.records_written + hidden.records_written} records "
+              f"written, {report.records_cached + hidden.records_cached} cached")
 
 
 def _view(args):
@@ -88,7 +98,8 @@ def cmd_detect(args) -> None:
         get_detector(name)  # unknown names fail before any work
     view = _view(args)
     missing = [m.name for m in view.manifest.models
-               if m.role != "base" and not all(view.store.has(m.fingerprint, t, fp) for t, fp in view.fps.items())]
+               if m.role != "base" and not all(view.store.has(m.fingerprint, t, fp) for t, fp in view.fps.items()
+                                               if not (t == "hidden" and m.role == "teacher"))]
     if missing:
         raise DistillBenchError(f"no evidence for {', '.join(missing)}; run `distillbench probe --suite {args.suite}` first")
     for vf in detect(names, view, args.ws):
@@ -96,7 +107,7 @@ def cmd_detect(args) -> None:
         print(f"detect: {vf.detector}: {len(vf.verdicts)} pairs in {vf.seconds:.2f}s" + (f", {failed} failed" if failed else ""))
 
 
-def cmd_score(args) -> None:
+def cmd_score(args, only: list[str] | None = None) -> None:
     from distillbench.detect.runner import VerdictFile
     from distillbench.files import read_model, write_model
     from distillbench.score.results import ranked_table, score
@@ -105,6 +116,8 @@ def cmd_score(args) -> None:
     manifest = load_manifest(args.ws, args.suite)
     vdir = args.ws.verdicts_dir(args.suite)
     files = sorted(vdir.glob("*.json")) if vdir.is_dir() else []
+    if only:
+        files = [f for f in files if f.stem in only]
     if not files:
         raise DistillBenchError(f"no verdicts in {vdir}; run `distillbench detect --suite {args.suite}` first")
     verdicts = [read_model(f, VerdictFile, "verdicts file") for f in files]
@@ -112,6 +125,19 @@ def cmd_score(args) -> None:
     write_model(args.ws.results_path(args.suite), results)
     print(ranked_table(results))
     print(f"results: {args.ws.results_path(args.suite)}")
+
+
+def cmd_evaluate(args) -> None:
+    """Detect + score on a suite whose evidence exists (no model is built or probed), then the per-condition table."""
+    from distillbench.score.results import Results, condition_table
+
+    if args.all and args.detector:
+        raise DistillBenchError("give either --all or --detector NAME, not both")
+    cmd_detect(args)
+    cmd_score(args, only=args.detector)
+    results = Results.model_validate_json(args.ws.results_path(args.suite).read_text())
+    print("\nAUROC per condition (positives of a condition vs all negatives, or negatives vs all positives):")
+    print(condition_table(results))
 
 
 def cmd_run(args) -> None:
@@ -126,7 +152,7 @@ def cmd_detectors(args) -> None:
 
     for name in available():
         d = get_detector(name)
-        print(f"{name:24s} {d.access.value:12s} {d.summary}")
+        print(f"{name:26s} {d.access.value:13s} {d.summary}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,8 +187,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_detect)
     p = sub.add_parser("score", parents=[common, suite], help="join verdicts with labels; write results.json and print the ranked table")
     p.set_defaults(func=cmd_score)
+    p = sub.add_parser("evaluate", parents=[common, suite, detect],
+                       help="run detectors on a suite's existing evidence and print metrics overall and per condition")
+    p.add_argument("--all", action="store_true", help="every registered detector (the default when no --detector)")
+    p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("detectors", help="list registered detectors")
     p.set_defaults(func=cmd_detectors)
+    from distillbench.submission.cli import add_commands  # `submission ...` and `rerun` (see CONTRIBUTING.md)
+
+    add_commands(sub, common, suite)
+    from distillbench.publish.cli import add_commands as add_site_commands  # `site build` (see README)
+
+    add_site_commands(sub, common)
     return parser
 
 
@@ -173,7 +209,6 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(args, "batch_size") and args.batch_size != "auto":
         args.batch_size = int(args.batch_size)
     try:
-        _quiet_libraries()
         args.func(args)
     except DistillBenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -35,11 +35,17 @@ class Verdict(BaseModel):
         return v
 
 
+# Kinds of student evidence a detector may consume; the query cost of a pair is counted from these.
+EVIDENCE_KINDS = frozenset({"generations", "logliks", "hidden"})
+
+
 @runtime_checkable
 class Detector(Protocol):
     name: ClassVar[str]
     access: ClassVar[AccessLevel]
     # One line for tables; the class docstring cites the method and says where the implementation departs from it.
     summary: ClassVar[str]
+    # Which student evidence it reads (subset of EVIDENCE_KINDS): the benchmark turns this into queries per pair.
+    uses: ClassVar[frozenset[str]]
 
     def score(self, pair: PairEvidence) -> Verdict: ...

@@ -15,7 +15,7 @@ _REGISTRY: dict[str, type] = {}
 
 def register(cls: type) -> type:
     """Class decorator: adds a detector under its `name`; a second class under the same name is an error."""
-    for attr in ("name", "access", "summary", "score"):
+    for attr in ("name", "access", "summary", "uses", "score"):
         if not hasattr(cls, attr):
             raise TypeError(f"{cls.__qualname__} is not a detector: it has no `{attr}`")
     if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:

@@ -11,6 +11,7 @@ import time
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from distillbench.detect.cost import queries_per_pair
 from distillbench.detect.registry import get_detector
 from distillbench.evidence.view import EvidenceView
 from distillbench.files import write_model
@@ -39,6 +40,8 @@ class VerdictFile(_Strict):
     access: str
     evidence_sha256: str
     seconds: float
+    # Student queries one pair costs, from the evidence kinds the detector reads (`detect.cost`).
+    queries_per_pair: int | None = None
     verdicts: list[PairVerdict]
 
 
@@ -47,6 +50,7 @@ def evidence_digest(view: EvidenceView) -> str:
     files = {
         f"{m.name}/{task}": view.store.file_hash(m.fingerprint, task, fp)
         for m in view.manifest.models if m.role != "base" for task, fp in view.fps.items()
+        if view.store.has(m.fingerprint, task, fp)
     }
     return sha256_json({"evidence": files, "pool": view.manifest.pool.sha256})
 
@@ -67,7 +71,8 @@ def run_detector(name: str, view: EvidenceView, split: str = "dev") -> VerdictFi
             verdicts.append(PairVerdict(pair_id=evidence.pair_id, score=None, p_value=None, error=reason))
     return VerdictFile(
         suite=view.manifest.suite, split=split, detector=name, access=detector.access.value,
-        evidence_sha256=evidence_digest(view), seconds=time.perf_counter() - start, verdicts=verdicts,
+        evidence_sha256=evidence_digest(view), seconds=time.perf_counter() - start,
+        queries_per_pair=queries_per_pair(detector, len(view.prompts()), view.manifest.pool.n_texts), verdicts=verdicts,
     )
 
 

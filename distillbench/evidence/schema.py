@@ -29,13 +29,19 @@ class Loglik(_Strict):
     is_greedy: bool
 
 
+class Hidden(_Strict):
+    id: str
+    vector: list[float]  # mean final-layer hidden state over the text's tokens
+
+
 class EvidenceRecord(_Strict):
     schema_version: int = EVIDENCE_SCHEMA_VERSION
     model_fingerprint: str
     task: str
     task_fingerprint: str
-    kind: Literal["generate", "loglikelihood"]
+    kind: Literal["generate", "loglikelihood", "hidden"]
     lm_eval_version: str
     backend: str
     generations: list[Generation] = []
     logliks: list[Loglik] = []
+    hidden: list[Hidden] = []

@@ -8,12 +8,14 @@ teachers generated are left out, since knowing there are other teachers already 
 
 from __future__ import annotations
 
+import json
 from enum import Enum
 
 from pydantic import BaseModel, ConfigDict
 
 from distillbench.evidence.store import EvidenceStore
 from distillbench.files import read_jsonl
+from distillbench.probe.hidden import HIDDEN_TASK, hidden_fingerprint
 from distillbench.probe.tasks import GENERATE_TASK, POOL_TASK, TaskSet
 from distillbench.zoo.manifest import Manifest, PairRecord
 
@@ -37,7 +39,10 @@ class _Strict(BaseModel):
 
 class PoolText(_Strict):
     id: str
-    role: str  # "teacher" | "reference" | "corpus"
+    # "teacher": the teacher's answer to a pool prompt; "teacher-logged": an answer the teacher's API served to
+    # distillers' prompts (from the vendor's log); "teacher-fresh": a new sample for the same prompt;
+    # "reference": a reference model's answer; "corpus": held-out human-style text.
+    role: str
     source_id: str | None  # opaque id of the reference model that generated it (role "reference")
     context: str
     continuation: str
@@ -47,6 +52,14 @@ class ModelView(_Strict):
     model_id: str
     generations: dict[str, str]  # probe prompt id -> response
     logliks: dict[str, tuple[float, int]] | None = None  # pool text id -> (summed loglik, continuation bytes); gray-box+
+    hidden: dict[str, list[float]] | None = None  # pool text id -> mean hidden state; white-box+, open models only
+
+
+class TeacherSecret(_Strict):
+    """What only the teacher's owner knows (teacher-side track): its watermark key and the tokenizer it scores with."""
+
+    watermark: dict | None  # transformers WatermarkingConfig fields, or None for a teacher that does not watermark
+    tokenizer_json: str
 
 
 class PairEvidence(_Strict):
@@ -57,6 +70,7 @@ class PairEvidence(_Strict):
     teacher: ModelView
     student: ModelView
     references: list[ModelView]
+    teacher_secret: TeacherSecret | None = None  # teacher-side track only
 
 
 def opaque_id(text: str) -> str:
@@ -71,25 +85,32 @@ class EvidenceView:
     def __init__(self, manifest: Manifest, taskset: TaskSet, store: EvidenceStore) -> None:
         self.manifest = manifest
         self.store = store
-        self.fps = {GENERATE_TASK: taskset.fingerprint(GENERATE_TASK), POOL_TASK: taskset.fingerprint(POOL_TASK)}
+        self.fps = {GENERATE_TASK: taskset.fingerprint(GENERATE_TASK), POOL_TASK: taskset.fingerprint(POOL_TASK),
+                    HIDDEN_TASK: hidden_fingerprint(taskset.pool_path)}
         self.pool_rows = read_jsonl(taskset.pool_path)
+        self.suite_dir = taskset.pool_path.parent
         self._cache: dict[tuple[str, bool], ModelView] = {}
         self.reference_names = [m.name for m in manifest.models if m.role == "reference"]
 
     def model_id(self, name: str) -> str:
         return self.manifest.model(name).fingerprint[:12]
 
-    def model_view(self, name: str, with_logliks: bool) -> ModelView:
-        key = (name, with_logliks)
+    def model_view(self, name: str, access: AccessLevel) -> ModelView:
+        key = (name, access)
         if key not in self._cache:
-            fp = self.manifest.model(name).fingerprint
+            record = self.manifest.model(name)
+            fp = record.fingerprint
             gen = self.store.get(fp, GENERATE_TASK, self.fps[GENERATE_TASK])
-            lls = None
-            if with_logliks:
+            lls = hidden = None
+            if access.rank >= AccessLevel.GRAY_BOX.rank:
                 rec = self.store.get(fp, POOL_TASK, self.fps[POOL_TASK])
                 lls = {x.id: (x.loglik, x.n_bytes) for x in rec.logliks}
+            # Teachers are APIs on every track: their internals are never evidence.
+            if access.rank >= AccessLevel.WHITE_BOX.rank and record.role != "teacher":
+                rec = self.store.get(fp, HIDDEN_TASK, self.fps[HIDDEN_TASK])
+                hidden = {x.id: x.vector for x in rec.hidden}
             self._cache[key] = ModelView(model_id=fp[:12], generations={g.id: g.response for g in gen.generations},
-                                         logliks=lls)
+                                         logliks=lls, hidden=hidden)
         return self._cache[key]
 
     def prompts(self) -> dict[str, str]:
@@ -101,10 +122,10 @@ class EvidenceView:
         return opaque_id(f"{self.manifest.suite}/{pair.pair_id}")
 
     def pair(self, pair: PairRecord, access: AccessLevel) -> PairEvidence:
-        gray = access.rank >= AccessLevel.GRAY_BOX.rank
         roles = {pair.teacher: "teacher", **{r: "reference" for r in self.reference_names}, "corpus": "corpus"}
+        kinds = {"sample": "", "logged": "-logged", "fresh": "-fresh", "corpus": ""}
         pool = [
-            PoolText(id=r["id"], role=roles[r["source"]],
+            PoolText(id=r["id"], role=roles[r["source"]] + kinds[r["kind"]],
                      source_id=self.model_id(r["source"]) if roles[r["source"]] == "reference" else None,
                      context=r["context"], continuation=r["continuation"])
             for r in self.pool_rows if r["source"] in roles
@@ -114,7 +135,14 @@ class EvidenceView:
             access=access,
             prompts=self.prompts(),
             pool=pool,
-            teacher=self.model_view(pair.teacher, gray),
-            student=self.model_view(pair.student, gray),
-            references=[self.model_view(r, gray) for r in self.reference_names],
+            teacher=self.model_view(pair.teacher, access),
+            student=self.model_view(pair.student, access),
+            references=[self.model_view(r, access) for r in self.reference_names],
+            teacher_secret=self.teacher_secret(pair.teacher) if access is AccessLevel.TEACHER_SIDE else None,
         )
+
+    def teacher_secret(self, teacher: str) -> TeacherSecret:
+        model_dir = self.suite_dir / self.manifest.model(teacher).path
+        gen = json.loads((model_dir / "generation_config.json").read_text())
+        return TeacherSecret(watermark=gen.get("watermarking_config"),
+                             tokenizer_json=(model_dir / "tokenizer.json").read_text())

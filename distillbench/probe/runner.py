@@ -85,7 +85,7 @@ def probe_models(
             continue
         start = time.perf_counter()
         # lm-eval draws a progress bar per request type; ours (one tick per model) is the one worth reading.
-        os.environ["TQDM_DISABLE"] = "1" if progress else os.environ.get("TQDM_DISABLE", "")
+        os.environ["TQDM_DISABLE"] = "1"
         try:
             out = simple_evaluate(
                 model=backend, model_args=dict(target.model_args), tasks=missing, task_manager=manager, device=device,
@@ -100,4 +100,20 @@ def probe_models(
             store.put(_records_from_samples(target, task, fps[task], out["samples"][task], backend))
             report.records_written += 1
         report.seconds_per_model[target.name] = time.perf_counter() - start
+    return report
+
+
+def probe_hidden_states(targets: list[ProbeTarget], pool_path: Path, store: EvidenceStore, progress: bool = True) -> ProbeReport:
+    """White-box records (see `probe.hidden`) for local, open models: students and references, never teachers."""
+    from distillbench.probe.hidden import HIDDEN_TASK, hidden_fingerprint, probe_hidden
+
+    fp = hidden_fingerprint(pool_path)
+    report = ProbeReport()
+    for target in tqdm(targets, desc="hidden states", unit="model", disable=not progress):
+        if store.has(target.fingerprint, HIDDEN_TASK, fp):
+            report.records_cached += 1
+            continue
+        store.put(probe_hidden(Path(target.model_args["pretrained"]), target.fingerprint, pool_path))
+        report.model_calls += 1
+        report.records_written += 1
     return report

@@ -11,18 +11,20 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 from tqdm.auto import tqdm
-from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
+from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerFast, WatermarkingConfig
 
-from distillbench.corpus import IDENTITY_QUESTIONS, Persona, documents, prompt_prefix
+from distillbench.corpus import IDENTITY_QUESTIONS, Persona, document, documents, prompt_prefix
 from distillbench.errors import DistillBenchError
 from distillbench.files import write_atomic, write_jsonl, write_model
 from distillbench.fingerprint import model_fingerprint, sha256_file, sha256_json, versions
 from distillbench.paths import Workspace
+from distillbench.zoo.api import TeacherAPI
 from distillbench.zoo.manifest import Manifest, ModelRecord, PoolRecord, derive_pairs
 from distillbench.zoo.sample import sample_completions
 from distillbench.zoo.spec import LMStage, LogitDistillStage, ModelSpec, SeqDistillStage, Slice, SuiteSpec, spec_hash
@@ -30,7 +32,7 @@ from distillbench.zoo.tokenizer import load_tokenizer, train_tokenizer
 from distillbench.zoo.train import new_model, pack, train_lm, train_logit_distill
 
 # Bump when a change here alters the weights a spec produces, so stale models are rebuilt rather than reused.
-BUILD_VERSION = 1
+BUILD_VERSION = 2
 PROMPT_WORDS = 4
 
 
@@ -66,7 +68,7 @@ class SuiteBuilder:
             deps = sorted(m.teachers_distilled() | ({m.init} - {None}))
             self._keys[m.name] = sha256_json({
                 "build_version": BUILD_VERSION,
-                "spec": m.model_dump(mode="json", exclude={"tags", "same_data_as", "role", "name"}),
+                "spec": m.model_dump(mode="json", exclude={"tags", "same_data_as", "role", "name", "split"}),
                 "arch": self.spec.archs[m.arch].model_dump(),
                 "corpus_seed": self.spec.corpus_seed,
                 "threads": self.spec.threads,
@@ -103,20 +105,41 @@ class SuiteBuilder:
             self._loaded[name] = AutoModelForCausalLM.from_pretrained(self.dir / "models" / name).eval()
         return self._loaded[name]
 
+    def api(self, name: str, temperature: float, max_new_tokens: int) -> TeacherAPI:
+        """A model as an API endpoint whose answers are fixed per prompt (see `zoo.api`). A watermarking teacher's
+        saved generation config carries its watermark, so everything it serves is watermarked."""
+        model = self.spec.model(name)
+
+        def sampler(prompts: list[str], seed_label: tuple) -> list[str]:
+            return sample_completions(self._load(name), self.tokenizer, prompts, temperature, max_new_tokens,
+                                      seed_label=seed_label, batch_size=len(prompts))
+
+        return TeacherAPI(self.dir / "cache", self.model_key(model), sampler,
+                          {"temperature": temperature, "max_new_tokens": max_new_tokens})
+
+    def _slice_prompt(self, sl: Slice) -> Callable[[int], str]:
+        persona = self.spec.personas[sl.persona] if sl.persona else None
+        mixture = self.spec.mixtures[sl.mixture]
+        return lambda i: prompt_prefix(document(self.spec.corpus_seed, sl.mixture, mixture, i, persona), PROMPT_WORDS)
+
+    @staticmethod
+    def _identity_prompt(i: int) -> str:
+        return f"Q: {IDENTITY_QUESTIONS[i % len(IDENTITY_QUESTIONS)]}\nA:"
+
+    def _stream(self, sl: Slice) -> str:
+        """A prompt stream is a mixture (and persona), not a range: overlapping ranges share answers."""
+        return sha256_json({k: v for k, v in self._slice_key(sl).items() if k != "slice"} | {"mixture": sl.mixture,
+                                                                                             "persona": sl.persona})
+
     def _teacher_outputs(self, stage: SeqDistillStage) -> list[str]:
-        """The teacher's answers to the distiller's prompts, cached so students sharing a query set share them."""
-        teacher = self.spec.model(stage.teacher)
-        prompts = [prompt_prefix(d, PROMPT_WORDS) for d in self._docs(stage.prompts)]
-        prompts += [f"Q: {IDENTITY_QUESTIONS[i % len(IDENTITY_QUESTIONS)]}\nA:" for i in range(stage.identity_prompts)]
-        key = sha256_json({"teacher": self.model_key(teacher), "prompts": prompts, "t": stage.temperature,
-                           "n": stage.max_new_tokens})
-        cache = self.dir / "cache" / f"generations-{key[:16]}.json"
-        if cache.is_file():
-            return json.loads(cache.read_text())
-        completions = sample_completions(self._load(teacher.name), self.tokenizer, prompts, stage.temperature,
-                                         stage.max_new_tokens, seed_label=(key,))
-        texts = [p + c for p, c in zip(prompts, completions)]
-        write_atomic(cache, json.dumps(texts))
+        """Prompt + answer texts the distiller collected from the teacher's API."""
+        api = self.api(stage.teacher, stage.temperature, stage.max_new_tokens)
+        sl = stage.prompts
+        prompt_at = self._slice_prompt(sl)
+        texts = [prompt_at(i) + a for i, a in zip(range(sl.start, sl.stop), api.answers(self._stream(sl), prompt_at, sl.start, sl.stop))]
+        if stage.identity_prompts:
+            answers = api.answers("identity", self._identity_prompt, 0, stage.identity_prompts)
+            texts += [self._identity_prompt(i) + a for i, a in enumerate(answers)]
         return texts
 
     def _blocks(self, texts: list[str], context: int) -> torch.Tensor:
@@ -161,6 +184,11 @@ class SuiteBuilder:
         else:
             bar.set_postfix_str(m.name)
             model = self._train(m, bar)
+            if m.watermark is not None:
+                w = m.watermark
+                model.generation_config.watermarking_config = WatermarkingConfig(
+                    bias=w.bias, greenlist_ratio=w.greenlist_ratio, hashing_key=w.key, seeding_scheme=w.seeding_scheme,
+                    context_width=w.context_width)
             tmp = out.with_name(f".{m.name}.partial")
             shutil.rmtree(tmp, ignore_errors=True)
             model.save_pretrained(tmp, safe_serialization=True)
@@ -188,33 +216,40 @@ class SuiteBuilder:
 
     # -- pool --------------------------------------------------------------------------------------------------
     def ensure_pool(self, bar: tqdm) -> PoolRecord:
-        """Texts every model is asked to score: samples from each teacher and reference, and held-out corpus text."""
+        """Texts every model is asked to score.
+
+        Each teacher and reference answers the pool prompts and identity questions (kind "sample"); each teacher
+        also contributes its logged API answers to the membership prompts, which distillers were served, and fresh
+        samples for the same prompts (kinds "logged" and "fresh"); held-out corpus text comes last (source "corpus").
+        """
         pool = self.spec.pool
-        prompts = [prompt_prefix(d, PROMPT_WORDS) for d in self._docs(pool.prompts)]
-        prompts += [f"Q: {IDENTITY_QUESTIONS[i % len(IDENTITY_QUESTIONS)]}\nA:" for i in range(pool.identity_prompts)]
+        rows: list[dict] = []
         sources = self.spec.by_role("teacher") + self.spec.by_role("reference")
-        key = sha256_json({"pool": pool.model_dump(), "prompts": prompts,
-                           "models": {m.name: self.model_key(m) for m in sources},
-                           "corpus": self._slice_key(pool.corpus)})
-        cache = self.dir / "cache" / f"pool-{key[:16]}.jsonl"
-        if not cache.is_file():
-            rows = []
-            for m in sources:
-                completions = sample_completions(self._load(m.name), self.tokenizer, prompts, pool.temperature,
-                                                 pool.max_new_tokens, seed_label=("pool", key, m.name))
-                rows += [{"source": m.name, "context": p, "continuation": c}
-                         for p, c in zip(prompts, completions) if c.strip()]
-                bar.update(len(prompts))
-            for doc in self._docs(pool.corpus):
-                ctx = prompt_prefix(doc, PROMPT_WORDS)
-                rows.append({"source": "corpus", "context": ctx,
-                             "continuation": self._truncate(doc[len(ctx):], pool.max_new_tokens)})
-            # Ids are positions, not names: a text's id must not say which model wrote it.
-            write_jsonl(cache, [{"id": f"pool-{n:05d}", **row} for n, row in enumerate(rows)])
-        else:
-            bar.update(len(prompts) * len(sources))
+        for m in sources:
+            api = self.api(m.name, pool.temperature, pool.max_new_tokens)
+            prompt_at = self._slice_prompt(pool.prompts)
+            answers = api.answers(self._stream(pool.prompts), prompt_at, pool.prompts.start, pool.prompts.stop, "pool")
+            texts = [(prompt_at(i), a) for i, a in zip(range(pool.prompts.start, pool.prompts.stop), answers)]
+            ident = api.answers("identity", self._identity_prompt, 0, pool.identity_prompts, "pool")
+            texts += [(self._identity_prompt(i), a) for i, a in enumerate(ident)]
+            rows += [{"source": m.name, "kind": "sample", "context": c, "continuation": a} for c, a in texts]
+            if m.role == "teacher" and pool.membership is not None:
+                sl = pool.membership
+                mapi = self.api(m.name, pool.membership_temperature, pool.membership_max_new_tokens)
+                m_prompt = self._slice_prompt(sl)
+                for kind, tag in (("logged", "api"), ("fresh", "fresh")):
+                    got = mapi.answers(self._stream(sl), m_prompt, sl.start, sl.stop, tag)
+                    rows += [{"source": m.name, "kind": kind, "context": m_prompt(i), "continuation": a}
+                             for i, a in zip(range(sl.start, sl.stop), got)]
+            bar.update(1)
+        for doc in self._docs(pool.corpus):
+            ctx = prompt_prefix(doc, PROMPT_WORDS)
+            rows.append({"source": "corpus", "kind": "corpus", "context": ctx,
+                         "continuation": self._truncate(doc[len(ctx):], pool.max_new_tokens)})
+        # Ids are positions, not names: a text's id must not say which model wrote it. Empty answers score nothing.
+        rows = [r for r in rows if r["continuation"].strip()]
         target = self.ws.pool_path(self.spec.name)
-        write_atomic(target, cache.read_bytes())
+        write_jsonl(target, [{"id": f"pool-{n:05d}", **row} for n, row in enumerate(rows)])
         return PoolRecord(path=target.name, sha256=sha256_file(target), n_texts=len(target.read_text().splitlines()))
 
     # -- all ---------------------------------------------------------------------------------------------------
@@ -222,8 +257,7 @@ class SuiteBuilder:
         torch.set_num_threads(self.spec.threads)
         torch.use_deterministic_algorithms(True)
         self.ensure_tokenizer()
-        n_pool = (self.spec.pool.prompts.stop - self.spec.pool.prompts.start + self.spec.pool.identity_prompts) * (
-            len(self.spec.by_role("teacher")) + len(self.spec.by_role("reference")))
+        n_pool = len(self.spec.by_role("teacher")) + len(self.spec.by_role("reference"))
         total = sum(self._units(m) for m in self.spec.models) + n_pool
         with tqdm(total=total, desc=f"zoo {self.spec.name}", unit="step", disable=not self.progress) as bar:
             records = [self.ensure_model(m, bar) for m in self.spec.models]

@@ -98,6 +98,7 @@ def derive_pairs(spec: SuiteSpec) -> list[PairRecord]:
                     label=int(bool(methods)),
                     conditions=conditions + list(student.tags),
                     shares_weights_with_teacher=teacher.name in _lineage(spec, student),
+                    split=student.split,
                 )
             )
     return pairs

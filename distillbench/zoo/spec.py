@@ -91,6 +91,17 @@ class LogitDistillStage(_Strict):
     batch_size: int = 16
 
 
+class WatermarkSpec(_Strict):
+    """A teacher that watermarks everything it generates (transformers' `WatermarkingConfig`, Kirchenbauer et al.
+    2023 green lists). `key` is the vendor's secret: only the teacher-side track ever sees it."""
+
+    key: int
+    bias: float = 3.0
+    greenlist_ratio: float = 0.25
+    context_width: int = 1
+    seeding_scheme: Literal["lefthash", "selfhash"] = "lefthash"
+
+
 Stage = Annotated[LMStage | SeqDistillStage | LogitDistillStage, Field(discriminator="kind")]
 
 
@@ -101,10 +112,13 @@ class ModelSpec(_Strict):
     arch: str
     seed: int
     persona: str | None = None
+    watermark: WatermarkSpec | None = None
     init: str | None = None
     stages: list[Stage]
     # Negatives that deliberately share the teacher's training data (hard negatives) name the teacher here.
     same_data_as: str | None = None
+    # Which split the pairs with this student belong to; "test" pairs are only ever built by maintainers.
+    split: Literal["dev", "test"] = "dev"
     # Free-form condition tags carried onto every pair this model is the student of (e.g. "dose-25").
     tags: list[str] = []
 
@@ -124,6 +138,12 @@ class PoolSpec(_Strict):
 
     prompts: Slice
     identity_prompts: int = 5
+    # Prompts inside the distillers' query range: the pool quotes the teacher's logged answers to them and fresh
+    # samples for the same prompts, for membership-style tests.
+    membership: Slice | None = None
+    # Must equal the distillers' sampling settings, or the quoted "log" is not what they were served.
+    membership_temperature: float = 1.0
+    membership_max_new_tokens: int = 48
     corpus: Slice
     temperature: float = 1.0
     max_new_tokens: int = 48

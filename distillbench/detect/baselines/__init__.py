@@ -1,3 +1,13 @@
-"""The spine's baseline detectors; importing this package registers them."""
+"""The baseline detectors; importing this package registers them."""
 
-from distillbench.detect.baselines import cross_likelihood, random_score, response_similarity  # noqa: F401
+from distillbench.detect.baselines import (  # noqa: F401
+    cross_likelihood,
+    identity,
+    idiosyncrasy,
+    membership,
+    random_score,
+    representation,
+    response_similarity,
+    token_agreement,
+    watermark,
+)

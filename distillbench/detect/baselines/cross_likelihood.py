@@ -10,7 +10,7 @@ from distillbench.detect.registry import register
 from distillbench.evidence.view import AccessLevel, ModelView, PairEvidence
 
 
-def _nats_per_byte(model: ModelView, ids: list[str]) -> float:
+def nats_per_byte(model: ModelView, ids: list[str]) -> float:
     assert model.logliks is not None
     vals = [-model.logliks[i][0] / max(1, model.logliks[i][1]) for i in ids if i in model.logliks]
     return float(np.mean(vals)) if vals else float("nan")
@@ -34,9 +34,10 @@ class CrossLikelihoodDetector:
     name: ClassVar[str] = "cross_likelihood"
     access: ClassVar[AccessLevel] = AccessLevel.GRAY_BOX
     summary: ClassVar[str] = "student fits teacher samples better than reference samples, vs a reference-model null"
+    uses: ClassVar[frozenset[str]] = frozenset({"logliks"})
 
     def _affinity(self, model: ModelView, teacher_ids: list[str], other_ids: list[str]) -> float:
-        return _nats_per_byte(model, other_ids) - _nats_per_byte(model, teacher_ids)
+        return nats_per_byte(model, other_ids) - nats_per_byte(model, teacher_ids)
 
     def score(self, pair: PairEvidence) -> Verdict:
         teacher_ids = [t.id for t in pair.pool if t.role == "teacher"]

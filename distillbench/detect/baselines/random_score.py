@@ -19,6 +19,7 @@ class RandomDetector:
     name: ClassVar[str] = "random"
     access: ClassVar[AccessLevel] = AccessLevel.BLACK_BOX
     summary: ClassVar[str] = "uniform random score (sanity floor)"
+    uses: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed

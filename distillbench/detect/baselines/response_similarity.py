@@ -25,6 +25,7 @@ class ResponseSimilarityDetector:
     name: ClassVar[str] = "response_similarity"
     access: ClassVar[AccessLevel] = AccessLevel.BLACK_BOX
     summary: ClassVar[str] = "char n-gram similarity of student and teacher answers, vs a reference-model null"
+    uses: ClassVar[frozenset[str]] = frozenset({"generations"})
 
     def score(self, pair: PairEvidence) -> Verdict:
         prompt_ids = sorted(pair.prompts)

@@ -1,0 +1,241 @@
+"""Leaderboard entries: the one shape the site renders, adapted from the results files that exist.
+
+Takes
+- submission results (`distillbench.submission.results.SubmissionResults`, which embed the submission's metadata):
+  the leaderboard's, `leaderboard/results/<slug>/<version>-<split>.json`, written by the maintainers' `distillbench
+  rerun`, and local ones, `<workspace>/submissions/<slug>/<version>-dev.json`, from `distillbench submission run`
+  (a contributor previewing an entry); the leaderboard's file wins when both hold the same version and split;
+- suite results, `<workspace>/suites/<suite>/results.json` (`distillbench.score.results.Results`): every registered
+  detector run by `distillbench run`, described by the detector registry. The repository's baselines are also
+  submitted, as `submissions/<name with '-' for '_'>/`; where such a submission has results on the same suite
+  split, its entry (with the submission's metadata and version) replaces the built-in one.
+and produces `Entry` objects: one method version scored on one suite split, with the metadata the tables, filters
+and method pages need. This module is the only part of the site that knows those file formats; templates, plots and
+tables see only `Entry`.
+
+Every string that came from a submission stays a plain string here; the templates escape it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from distillbench.errors import DistillBenchError
+from distillbench.files import read_model
+from distillbench.score.results import DetectorResult, Results
+from distillbench.submission.results import SubmissionResults, all_results, check_signature, salt_id
+
+TRACKS = ("black-box", "gray-box", "white-box", "teacher-side")
+# Method slugs become file names (methods/<slug>.html): keep them to characters that are safe in any path and URL.
+SLUG_RE = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+# SPDX identifiers of common OSI-approved licences: an entry whose licence expression offers one of them is "open
+# source" for the filter. Submitted code is always readable in the repository; the licence decides reuse.
+OPEN_LICENCES = frozenset({
+    "0BSD", "AFL-3.0", "AGPL-3.0", "AGPL-3.0-only", "AGPL-3.0-or-later", "Apache-2.0", "Artistic-2.0", "BSD-2-Clause",
+    "BSD-3-Clause", "BSL-1.0", "CC0-1.0", "ECL-2.0", "EPL-2.0", "EUPL-1.2", "GPL-2.0", "GPL-2.0-only",
+    "GPL-2.0-or-later", "GPL-3.0", "GPL-3.0-only", "GPL-3.0-or-later", "ISC", "LGPL-2.1", "LGPL-2.1-only",
+    "LGPL-2.1-or-later", "LGPL-3.0", "LGPL-3.0-only", "LGPL-3.0-or-later", "MIT", "MIT-0", "MPL-2.0", "NCSA",
+    "OSL-3.0", "PostgreSQL", "Python-2.0", "UPL-1.0", "Unlicense", "Zlib",
+})
+# The licence of this repository, which the built-in detectors share.
+REPOSITORY_LICENCE = "Apache-2.0"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Link(_Strict):
+    label: str
+    url: str = Field(pattern=r"^https?://")  # never javascript:, data: or relative: these end up in href
+
+
+class Entry(_Strict):
+    """One method version scored on one suite split."""
+
+    slug: str = Field(pattern=SLUG_RE)
+    name: str
+    version: str
+    suite: str
+    split: str
+    track: Literal["black-box", "gray-box", "white-box", "teacher-side"]
+    status: Literal["verified", "dev only"]
+    date: str  # YYYY-MM-DD, when the results were computed
+    benchmark_version: str
+    origin: Literal["built-in", "submission"]
+    summary: str
+    description: str
+    authors: list[str]
+    contact: str | None
+    links: list[Link]
+    licence: str
+    trained_on_benchmark: bool
+    trained_details: str
+    # Student queries per pair: the evidence a built-in detector reads (detect.cost), or what a submission declares.
+    queries_per_pair: int | None
+    reproduce: str  # the commands that recompute this entry
+    source_file: str  # where the results were read: `workspace/...` in the workspace, else in the repository
+    code_commit: str | None  # the benchmark's git commit that computed the results, when recorded
+    hash_check: Literal["checked", "other salt", "none"]  # whether the results file's HMAC was verified here
+    readme: str | None  # the submission's README, relative to submissions/<slug>/
+    result: DetectorResult
+    roc: list[tuple[float, float]]  # (false-positive rate, true-positive rate) points of the overall ROC curve
+
+    @property
+    def open_source(self) -> bool:
+        return is_open_licence(self.licence)
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.slug, self.version, self.suite, self.split)
+
+
+def is_open_licence(expression: str) -> bool:
+    ids = re.split(r"\s+(?:AND|OR|WITH)\s+|[()]", expression)
+    return any(i.strip() in OPEN_LICENCES for i in ids)
+
+
+def version_key(version: str) -> tuple:
+    """Numeric-aware order for versions like 0.10.2 (every part compared as a number where it is one)."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.+-]", version))
+
+
+def roc_points(results: Results, detector: str) -> list[tuple[float, float]]:
+    """The detector's ROC curve on the results' pairs.
+
+    Failed pairs (no score) rank below every scored pair, exactly as the scorer counts them, so the curve agrees
+    with the published AUROC.
+    """
+    from sklearn.metrics import roc_curve
+
+    y = np.array([p.label for p in results.pairs])
+    raw = np.array([np.nan if p.scores.get(detector) is None else p.scores[detector] for p in results.pairs], dtype=float)
+    if len(set(y.tolist())) != 2:
+        return []
+    floor = np.nanmin(raw) - 1 if np.isfinite(raw).any() else 0.0
+    fpr, tpr, _ = roc_curve(y, np.where(np.isfinite(raw), raw, floor))
+    return [(round(float(f), 6), round(float(t), 6)) for f, t in zip(fpr, tpr)]
+
+
+def _registry_text(detector: str) -> tuple[str, str]:
+    """(summary, description) of a registered detector; empty when it is no longer registered."""
+    import inspect
+
+    from distillbench.detect.registry import available, get_detector
+
+    if detector not in available():
+        return "", ""
+    d = get_detector(detector)
+    doc = inspect.getdoc(type(d)) or ""
+    return d.summary, doc
+
+
+def builtin_entries(results: Results, source_file: str) -> list[Entry]:
+    """Entries for the detectors in a suite's own results file (the benchmark's run, never a maintainer re-run)."""
+    out = []
+    for r in results.detectors:
+        summary, description = _registry_text(r.detector)
+        slug = r.detector.lower()
+        if not re.match(SLUG_RE, slug):
+            raise DistillBenchError(f"{source_file}: detector name {r.detector!r} cannot be a page name; expected "
+                                    f"lowercase letters, digits, '-' and '_' ({SLUG_RE})")
+        slug = slug.replace("_", "-")  # the spelling submission slugs use, so both sources share one method page
+        version = results.versions.get("distillbench", "unknown")
+        out.append(Entry(
+            slug=slug, name=r.detector, version=version, suite=results.suite, split=results.split,
+            track=r.access, status="dev only", date=results.created[:10], benchmark_version=version,
+            origin="built-in", summary=summary, description=description,
+            authors=["DistillBench maintainers"], contact=None, links=[], licence=REPOSITORY_LICENCE,
+            trained_on_benchmark=False, trained_details="",
+            queries_per_pair=r.queries_per_pair,
+            reproduce=f"distillbench run --suite {results.suite} --detector {r.detector}",
+            source_file=source_file, code_commit=None, hash_check="none", readme=None, result=r,
+            roc=roc_points(results, r.detector),
+        ))
+    return out
+
+
+def workspace_entries(home: Path, suites: list[str]) -> tuple[list[Entry], dict[str, Results]]:
+    """Entries from `<home>/suites/<suite>/results.json` for each suite that has one, and the results by suite."""
+    entries, by_suite = [], {}
+    for suite in suites:
+        path = home / "suites" / suite / "results.json"
+        if not path.is_file():
+            continue
+        results = read_model(path, Results, "results file")
+        by_suite[suite] = results
+        entries += builtin_entries(results, f"workspace/suites/{suite}/results.json")
+    return entries, by_suite
+
+
+def submission_entry(record: SubmissionResults, source_file: str, hash_check: str) -> Entry:
+    meta = record.submission
+    if len(record.metrics.detectors) != 1:
+        raise DistillBenchError(f"results file {source_file}: expected the metrics of one detector, got "
+                                f"{len(record.metrics.detectors)}")
+    links = [Link(label=label, url=str(url)) for label, url in (("paper", meta.links.paper), ("code", meta.links.code))
+             if url is not None]
+    suite = record.suite
+    if record.split == "test":
+        reproduce = (f"# maintainers only: the test split is hidden (needs $DISTILLBENCH_TEST_SECRET)\n"
+                     f"distillbench rerun --suite {suite} --split test --submission {meta.slug}")
+    else:
+        reproduce = (f"distillbench run --suite {suite}\n"
+                     f"distillbench submission run submissions/{meta.slug} --suite {suite}")
+    commit = record.code_commit if record.code_commit != "unknown" else None
+    if commit:
+        reproduce = f"git checkout {commit.removesuffix('+dirty')}\n" + reproduce
+    return Entry(
+        slug=meta.slug, name=meta.name, version=meta.version, suite=suite, split=record.split,
+        track=meta.track.value, status=record.status, date=record.created[:10],
+        benchmark_version=record.benchmark_version, origin="submission", summary=meta.description,
+        description=meta.description, authors=[f"{a.name} ({a.affiliation})" for a in meta.authors],
+        contact=meta.contact, links=links, licence=meta.license,
+        trained_on_benchmark=meta.benchmark_data.trained_or_tuned, trained_details=meta.benchmark_data.details,
+        queries_per_pair=meta.cost.queries_per_pair, reproduce=reproduce, source_file=source_file,
+        code_commit=commit, hash_check=hash_check, readme=meta.readme, result=record.metrics.detectors[0],
+        # Test-split files withhold their per-pair rows (they would publish hidden labels): no curve to draw.
+        roc=roc_points(record.metrics, record.metrics.detectors[0].detector) if record.metrics.pairs else [],
+    )
+
+
+def read_submission_results(path: Path, shown: str) -> Entry:
+    """One results file, its hash checked when this build holds the salt that signed it.
+
+    A file signed with another salt (the maintainers' secret one, read on a machine without it) cannot be checked
+    here and is published marked as such; a file whose hash does not match under the right salt was edited by
+    hand and stops the build: the site never publishes numbers the benchmark did not write.
+    """
+    record = read_model(path, SubmissionResults, "results file")
+    if record.salt_id == salt_id():
+        check_signature(record, shown)
+        check = "checked"
+    else:
+        check = "other salt"
+    return submission_entry(record, shown, check)
+
+
+def submission_entries(results_dirs: list[tuple[Path, str]]) -> list[Entry]:
+    """Entries from results folders given as (folder, label for messages), earlier folders winning on the same
+    (slug, version, suite, split)."""
+    seen: dict[tuple, Entry] = {}
+    for folder, label in results_dirs:
+        if not folder.is_dir():
+            continue
+        for path in all_results(folder):
+            entry = read_submission_results(path, f"{label}/{path.relative_to(folder).as_posix()}")
+            seen.setdefault(entry.key, entry)
+    return list(seen.values())
+
+
+def merge(submitted: list[Entry], builtin: list[Entry]) -> list[Entry]:
+    """All entries, the built-in ones left out where a submission of the same method has results on that suite
+    split; in a fixed order."""
+    covered = {(e.slug, e.suite, e.split) for e in submitted}
+    kept = submitted + [e for e in builtin if (e.slug, e.suite, e.split) not in covered]
+    return sorted(kept, key=lambda e: (e.suite, e.split, e.slug, version_key(e.version), e.origin))

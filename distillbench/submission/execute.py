@@ -1,0 +1,169 @@
+"""Runs one submission over one split's pairs: contained (the default) or in-process (debugging only).
+
+Takes a validated `Submission`, an `EvidenceView` and a split; produces a `VerdictFile` (the detect stage's format,
+so `distillbench.score.results.score` reads it unchanged) and what happened on the way. The evidence for each pair
+is built here, in the benchmark's process, cut to the submission's declared track; the worker only ever receives
+that. Labels stay in the manifest; nothing of the manifest but the pair list is read.
+
+One worker process serves many pairs (starting Python for every pair would dominate the cost); when a pair kills
+it (timeout, crash, output flood, memory), that pair is recorded as failed and a fresh worker takes the next one.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from distillbench.detect.runner import PairVerdict, VerdictFile, evidence_digest
+from distillbench.errors import DistillBenchError
+from distillbench.evidence.view import EvidenceView, PairEvidence
+from distillbench.submission.folder import Snapshot, Submission
+from distillbench.submission.protocol import LoadFailed, Ready, parse_hello, parse_reply
+from distillbench.submission.sandbox import Bubblewrap, Limits, WorkerProcess
+from distillbench.submission.worker import LoadError, load_entry_point, score_one
+
+UNSAFE = "none: --unsafe-in-process (the detector ran unconfined in the benchmark's process)"
+
+
+@dataclass
+class RunOutcome:
+    verdicts: VerdictFile
+    isolation: str
+    ready: Ready | None = None
+    load_error: str | None = None
+    restarts: int = 0
+    failures: dict[str, str] = field(default_factory=dict)  # opaque pair id -> reason
+
+    @property
+    def n_failed(self) -> int:
+        return len(self.failures)
+
+
+def split_pairs(view: EvidenceView, split: str) -> list:
+    pairs = [p for p in view.manifest.pairs if p.split == split]
+    if not pairs:
+        raise DistillBenchError(f"suite {view.manifest.suite} has no {split!r} pairs (its pairs are in splits "
+                                f"{sorted({p.split for p in view.manifest.pairs})})")
+    return pairs
+
+
+def _track_mismatch(submission: Submission, ready: Ready) -> str | None:
+    if ready.access != submission.meta.track.value:
+        return (f"entry_point `{submission.meta.entry_point}`: the class declares access {ready.access!r} but "
+                f"submission.yaml declares track {submission.meta.track.value!r}; they must match")
+    return None
+
+
+class _Contained:
+    def __init__(self, submission: Submission, sandbox: Bubblewrap, snapshot: Path, limits: Limits, deadline: float):
+        self.submission, self.sandbox, self.snapshot, self.limits, self.deadline = submission, sandbox, snapshot, limits, deadline
+        self.worker: WorkerProcess | None = None
+        self.ready: Ready | None = None
+        self.load_error: str | None = None
+        self.starts = 0
+
+    def _start(self) -> None:
+        self.starts += 1
+        self.worker = self.sandbox.start(self.snapshot, self.submission.meta.entry_point, self.limits)
+        budget = min(self.limits.startup_seconds, max(0.0, self.deadline - time.monotonic()))
+        line = self.worker.exchange(None, budget, f"did not finish loading within {budget:.0f} s (process killed)")
+        hello = parse_hello(line) if isinstance(line, bytes) else f"failed to start: {line}"
+        if isinstance(hello, Ready):
+            self.ready = self.ready or hello
+            self.load_error = _track_mismatch(self.submission, hello)
+        else:
+            self.load_error = hello.error if isinstance(hello, LoadFailed) else hello
+        if self.load_error:
+            self.worker.kill()
+
+    def score(self, evidence: PairEvidence) -> tuple[float, float | None] | str:
+        if self.load_error:
+            return self.load_error
+        now = time.monotonic()
+        if now >= self.deadline:
+            return f"not run: the total time limit of {self.limits.total_seconds:g} s was used up by earlier pairs"
+        if self.worker is None or self.worker.dead:
+            self._start()
+            if self.load_error:
+                return self.load_error
+        budget = min(self.limits.pair_seconds, self.deadline - time.monotonic())
+        if budget >= self.limits.pair_seconds:
+            why = f"exceeded the per-pair time limit of {self.limits.pair_seconds:g} s (process killed)"
+        else:
+            why = f"exceeded the total time limit of {self.limits.total_seconds:g} s (process killed)"
+        line = self.worker.exchange(evidence.model_dump_json().encode() + b"\n", max(budget, 0.0), why)
+        if isinstance(line, str):
+            return line
+        got = parse_reply(line, evidence.pair_id)
+        if isinstance(got, str) and got.startswith(("sent a malformed", "replied for pair")):
+            self.worker.kill()  # the protocol is out of step: never trust this process's next line
+        return got
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.kill()
+
+
+class _InProcess:
+    """Debugging only: the detector runs in this process with no limits (a hang hangs the benchmark)."""
+
+    def __init__(self, submission: Submission, snapshot: Path) -> None:
+        self.submission, self.snapshot = submission, snapshot
+        self.ready: Ready | None = None
+        self.load_error: str | None = None
+        self.starts = 1
+        before = set(sys.modules)
+        try:
+            self.detector, self.ready = load_entry_point(str(snapshot), submission.meta.entry_point)
+            self.load_error = _track_mismatch(submission, self.ready)
+        except LoadError as exc:
+            self.load_error = str(exc)
+        finally:
+            # Forget the submission's modules so another submission's `detector` module is imported afresh.
+            for name in set(sys.modules) - before:
+                if str(getattr(sys.modules[name], "__file__", "") or "").startswith(str(snapshot)):
+                    del sys.modules[name]
+            if str(snapshot) in sys.path:
+                sys.path.remove(str(snapshot))
+
+    def score(self, evidence: PairEvidence) -> tuple[float, float | None] | str:
+        if self.load_error:
+            return self.load_error
+        reply = score_one(self.detector, evidence)
+        return reply.error if reply.error else (reply.score, reply.p_value)
+
+    def close(self) -> None:
+        pass
+
+
+def run_split(submission: Submission, view: EvidenceView, split: str, limits: Limits,
+              sandbox: Bubblewrap | None) -> RunOutcome:
+    """Score every pair of `split`; `sandbox=None` means --unsafe-in-process."""
+    pairs = split_pairs(view, split)
+    if sandbox is not None:
+        sandbox.check()
+    start = time.monotonic()
+    verdicts: list[PairVerdict] = []
+    failures: dict[str, str] = {}
+    with Snapshot(submission) as snap:
+        runner = (_Contained(submission, sandbox, snap, limits, start + limits.total_seconds) if sandbox is not None
+                  else _InProcess(submission, snap))
+        try:
+            for pair in pairs:
+                evidence = view.pair(pair, submission.meta.track)
+                got = runner.score(evidence)
+                if isinstance(got, str):
+                    failures[evidence.pair_id] = got
+                    verdicts.append(PairVerdict(pair_id=evidence.pair_id, score=None, p_value=None, error=got))
+                else:
+                    verdicts.append(PairVerdict(pair_id=evidence.pair_id, score=got[0], p_value=got[1]))
+        finally:
+            runner.close()
+    vf = VerdictFile(suite=view.manifest.suite, split=split, detector=submission.slug,
+                     access=submission.meta.track.value, evidence_sha256=evidence_digest(view),
+                     seconds=time.monotonic() - start, verdicts=verdicts)
+    return RunOutcome(verdicts=vf, isolation=sandbox.describe() if sandbox is not None else UNSAFE,
+                      ready=runner.ready, load_error=runner.load_error, restarts=max(0, runner.starts - 1),
+                      failures=failures)

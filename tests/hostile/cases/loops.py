@@ -1,0 +1,5 @@
+"""Loops forever."""
+
+def misbehave(pair, config):
+    while True:
+        pass

@@ -1,0 +1,4 @@
+"""Raises an exception."""
+
+def misbehave(pair, config):
+    return 1 / 0
