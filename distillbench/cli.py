@@ -37,7 +37,7 @@ def cmd_zoo_build(args) -> None:
 
     _quiet_libraries()
     start = time.perf_counter()
-    manifest, builder = build_suite(load_suite(args.suite), args.ws, progress=not args.no_progress)
+    manifest, builder = build_suite(load_suite(args.suite_ref), args.ws, progress=not args.no_progress)
     print(f"zoo: suite {manifest.suite}: {len(builder.built)} models built, {len(builder.reused)} reused, "
           f"{len(manifest.pairs)} pairs, {time.perf_counter() - start:.1f}s -> {args.ws.manifest_path(manifest.suite)}")
 
@@ -115,15 +115,14 @@ def cmd_score(args, only: list[str] | None = None) -> None:
 
     manifest = load_manifest(args.ws, args.suite)
     vdir = args.ws.verdicts_dir(args.suite)
+    # Always every verdicts file present, so results.json stays whole when one detector is re-evaluated.
     files = sorted(vdir.glob("*.json")) if vdir.is_dir() else []
-    if only:
-        files = [f for f in files if f.stem in only]
     if not files:
         raise DistillBenchError(f"no verdicts in {vdir}; run `distillbench detect --suite {args.suite}` first")
     verdicts = [read_model(f, VerdictFile, "verdicts file") for f in files]
     results = score(manifest, args.ws.manifest_path(args.suite), verdicts)
     write_model(args.ws.results_path(args.suite), results)
-    print(ranked_table(results))
+    print(ranked_table(results, only=only))
     print(f"results: {args.ws.results_path(args.suite)}")
 
 
@@ -137,7 +136,7 @@ def cmd_evaluate(args) -> None:
     cmd_score(args, only=args.detector)
     results = Results.model_validate_json(args.ws.results_path(args.suite).read_text())
     print("\nAUROC per condition (positives of a condition vs all negatives, or negatives vs all positives):")
-    print(condition_table(results))
+    print(condition_table(results, only=args.detector))
 
 
 def cmd_run(args) -> None:
@@ -209,6 +208,13 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(args, "batch_size") and args.batch_size != "auto":
         args.batch_size = int(args.batch_size)
     try:
+        if hasattr(args, "suite"):
+            # --suite takes a bundled name or a YAML path; every stage after the build works with the suite's name.
+            args.suite_ref = args.suite
+            if args.suite.endswith((".yaml", ".yml")):
+                from distillbench.zoo.spec import load_suite
+
+                args.suite = load_suite(args.suite).name
         args.func(args)
     except DistillBenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

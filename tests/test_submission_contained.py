@@ -24,7 +24,7 @@ from distillbench.submission.validate import validate
 
 LIMITS = Limits(pair_seconds=20, total_seconds=300, startup_seconds=60, memory_mb=1024)
 SURVIVABLE = ["raises", "nan", "allocates", "socket", "snoops", "writes", "userns"]
-FATAL = ["loops", "crashes", "floods"]
+FATAL = ["loops", "crashes", "floods", "segfaults"]
 SECRET = "hidden-split-seed-4242"
 
 
@@ -160,6 +160,11 @@ def test_detector_that_kills_its_process(fatal, dev_ids):
     _check(outcome, by_case, "crashes", "crashed: the worker process exited with code 3 before replying", dev_ids)
 
 
+def test_detector_that_dies_of_a_signal(fatal, dev_ids):
+    outcome, by_case = fatal
+    _check(outcome, by_case, "segfaults", "crashed: the worker process was killed by SIGSEGV", dev_ids)
+
+
 def test_detector_that_floods_output(fatal, dev_ids):
     outcome, by_case = fatal
     _check(outcome, by_case, "floods", "wrote more than 1048576 bytes of output to stdout/stderr (process killed)",
@@ -218,6 +223,12 @@ def test_sandbox_refuses_to_mount_a_forbidden_path():
     inside = Path(distillbench.__file__).parent / "workspace-inside-the-package"
     with pytest.raises(DistillBenchError, match="refusing to run a submission: the sandbox would expose"):
         Bubblewrap(forbidden=[inside]).argv(None, ["true"])
+
+
+def test_tmp_is_mounted_before_binds_so_a_checkout_under_tmp_stays_visible():
+    argv = Bubblewrap().argv(Path("/tmp/snapshot"), ["true"])
+    binds = [i for i, a in enumerate(argv) if a == "--ro-bind" and argv[i + 1] != "/usr"]
+    assert binds and argv.index("--tmpfs") < min(binds)
 
 
 def test_missing_bwrap_fails_closed(tmp_path, view, monkeypatch):

@@ -174,7 +174,8 @@ def _ci(ci: tuple[float, float] | None) -> str:
     return f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "n/a"
 
 
-def ranked_table(results: Results) -> str:
+def ranked_table(results: Results, only: list[str] | None = None) -> str:
+    """The leaderboard as text; `only` keeps those detectors' rows (ranks stay those among all of them)."""
     rows = [{
         "rank": f"{r.rank_range[0]}" if r.rank_range[0] == r.rank_range[1] else f"{r.rank_range[0]}-{r.rank_range[1]}",
         "detector": r.detector, "track": r.access,
@@ -183,14 +184,15 @@ def ranked_table(results: Results) -> str:
         "FPR@p<.05": "n/a" if r.overall.fpr_at_p05 is None else f"{r.overall.fpr_at_p05:.2f}",
         "queries": "n/a" if r.queries_per_pair is None else r.queries_per_pair,
         "failed": r.n_failed, "note": r.degenerate or "",
-    } for r in results.detectors]
+    } for r in results.detectors if not only or r.detector in only]
     first = results.detectors[0].overall if results.detectors else None
     head = f"suite {results.suite} ({results.split}): {first.n_pairs if first else 0} pairs, " \
            f"{first.n_positive if first else 0} positive; intervals: bootstrap clustered by teacher"
     return head + "\n" + pd.DataFrame(rows).to_string(index=False)
 
 
-def condition_table(results: Results) -> str:
+def condition_table(results: Results, only: list[str] | None = None) -> str:
     """AUROC per detector (rows) and condition (columns)."""
-    data = {r.detector: {c: round(m.auroc, 3) for c, m in r.conditions.items()} for r in results.detectors}
+    data = {r.detector: {c: round(m.auroc, 3) for c, m in r.conditions.items()} for r in results.detectors
+            if not only or r.detector in only}
     return pd.DataFrame(data).T.to_string()

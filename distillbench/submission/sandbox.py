@@ -163,9 +163,11 @@ class WorkerProcess:
             code = self.proc.returncode
         self._drain_stderr()
         self.kill()
-        if code is not None and code < 0:
-            name = _signal_name(-code)
-            why = {"SIGXCPU": " (the CPU-time limit)", "SIGKILL": " (killed; likely the memory or process limit)"}.get(name, "")
+        # bwrap reports a command killed by signal N as exit code 128 + N (negative: bwrap itself was signalled).
+        signum = -code if code is not None and code < 0 else code - 128 if code is not None and code > 128 else None
+        if signum is not None:
+            name = _signal_name(signum)
+            why = {"SIGXCPU": " (the CPU-time limit)", "SIGKILL": " (likely the memory or process limit)"}.get(name, "")
             msg = f"crashed: the worker process was killed by {name}{why}"
         else:
             msg = f"crashed: the worker process exited with code {code} before replying"
@@ -256,7 +258,9 @@ class Bubblewrap:
                 args += ["--symlink", os.readlink(top), top]
             elif os.path.isdir(top):
                 args += ["--ro-bind", top, top]
-        made: set[str] = set()
+        # /tmp first: a virtual environment or checkout under /tmp is then bound on top of it, not hidden by it.
+        args += ["--size", str(TMP_BYTES), "--perms", "1777", "--tmpfs", "/tmp"]
+        made: set[str] = {"/tmp"}
         for path in [*binds, Path(SNAPSHOT_MOUNT)]:
             # bwrap creates missing parents 0700, which the unprivileged sandbox user could not traverse.
             for parent in reversed(path.parents[:-1]):
@@ -268,8 +272,7 @@ class Bubblewrap:
                 args += ["--ro-bind", str(path), str(path)]
         if snapshot is not None:
             args += ["--ro-bind", str(snapshot), SNAPSHOT_MOUNT]
-        args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
-                 "--remount-ro", "/", "--chdir", "/tmp", "--"]
+        args += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/", "--chdir", "/tmp", "--"]
         if self.as_root:
             if self.setpriv is None:
                 raise DistillBenchError(self._unavailable("`setpriv` (util-linux) is not installed, so the sandbox "

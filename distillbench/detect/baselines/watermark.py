@@ -42,7 +42,7 @@ class WatermarkRadioactivityDetector:
         if len(ids) < 8:
             return Verdict(score=0.0, p_value=None)
         # The detector reads only vocab_size and the EOS/pad id from the config it is given.
-        config = GPT2Config(vocab_size=tok.get_vocab_size(), eos_token_id=eos, pad_token_id=eos)
+        config = GPT2Config(vocab_size=tok.get_vocab_size(), bos_token_id=eos, eos_token_id=eos, pad_token_id=eos)
         detector = WatermarkDetector(model_config=config, device="cpu",
                                      watermarking_config=WatermarkingConfig(**secret.watermark),
                                      ignore_repeated_ngrams=True)
