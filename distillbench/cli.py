@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(args, "batch_size") and args.batch_size != "auto":
         args.batch_size = int(args.batch_size)
     try:
-        if hasattr(args, "suite"):
+        if isinstance(getattr(args, "suite", None), str):
             # --suite takes a bundled name or a YAML path; every stage after the build works with the suite's name.
             args.suite_ref = args.suite
             if args.suite.endswith((".yaml", ".yml")):
