@@ -18,12 +18,9 @@ for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
 from distillbench.detect.cost import queries_per_pair  # noqa: E402
 from distillbench.detect.registry import available, get_detector  # noqa: E402
 from distillbench.detect.runner import run_detector  # noqa: E402
-from distillbench.evidence.store import EvidenceStore  # noqa: E402
-from distillbench.evidence.view import EvidenceView  # noqa: E402
+from distillbench.evidence.view import open_suite_view  # noqa: E402
 from distillbench.paths import Workspace  # noqa: E402
-from distillbench.probe.tasks import TaskSet, tasks_dir  # noqa: E402
 from distillbench.score.results import score  # noqa: E402
-from distillbench.zoo.build import load_manifest  # noqa: E402
 
 
 def main() -> None:
@@ -32,10 +29,9 @@ def main() -> None:
     parser.add_argument("--home", default=None)
     args = parser.parse_args()
     ws = Workspace.resolve(args.home)
-    manifest = load_manifest(ws, args.suite)
-    taskset = TaskSet(root=tasks_dir(), pool_path=ws.suite_dir(args.suite) / manifest.pool.path)
     start = time.perf_counter()
-    view = EvidenceView(manifest, taskset, EvidenceStore(ws.evidence_dir))
+    view = open_suite_view(ws, args.suite)
+    manifest = view.manifest
     n_prompts = len(view.prompts())
     t_load = time.perf_counter() - start
     rows, total = [], t_load

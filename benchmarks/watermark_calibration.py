@@ -19,12 +19,9 @@ for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
 import numpy as np  # noqa: E402
 
 from distillbench.detect.baselines.watermark import WatermarkRadioactivityDetector  # noqa: E402
-from distillbench.evidence.store import EvidenceStore  # noqa: E402
-from distillbench.evidence.view import AccessLevel, EvidenceView  # noqa: E402
+from distillbench.evidence.view import AccessLevel, open_suite_view  # noqa: E402
 from distillbench.paths import Workspace  # noqa: E402
-from distillbench.probe.tasks import TaskSet, tasks_dir  # noqa: E402
 from distillbench.rng import SplitMix64  # noqa: E402
-from distillbench.zoo.build import load_manifest  # noqa: E402
 
 
 def main() -> None:
@@ -34,9 +31,8 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=50)
     args = parser.parse_args()
     ws = Workspace.resolve(args.home)
-    manifest = load_manifest(ws, args.suite)
-    view = EvidenceView(manifest, TaskSet(tasks_dir(), ws.suite_dir(args.suite) / manifest.pool.path),
-                        EvidenceStore(ws.evidence_dir))
+    view = open_suite_view(ws, args.suite)
+    manifest = view.manifest
     detector = WatermarkRadioactivityDetector()
     print(f"\n== watermark detector on {args.suite}: real keys ==")
     for pair in manifest.pairs:

@@ -80,28 +80,15 @@ def cmd_probe(args) -> None:
               f"written, {report.records_cached + hidden.records_cached} cached")
 
 
-def _view(args):
-    from distillbench.evidence.store import EvidenceStore
-    from distillbench.evidence.view import EvidenceView
-    from distillbench.zoo.build import load_manifest
-
-    manifest = load_manifest(args.ws, args.suite)
-    return EvidenceView(manifest, _taskset(args, manifest), EvidenceStore(args.ws.evidence_dir))
-
-
 def cmd_detect(args) -> None:
     from distillbench.detect.registry import available, get_detector
     from distillbench.detect.runner import detect
+    from distillbench.evidence.view import open_suite_view
 
     names = args.detector or available()
     for name in names:
         get_detector(name)  # unknown names fail before any work
-    view = _view(args)
-    missing = [m.name for m in view.manifest.models
-               if m.role != "base" and not all(view.store.has(m.fingerprint, t, fp) for t, fp in view.fps.items()
-                                               if not (t == "hidden" and m.role == "teacher"))]
-    if missing:
-        raise DistillBenchError(f"no evidence for {', '.join(missing)}; run `distillbench probe --suite {args.suite}` first")
+    view = open_suite_view(args.ws, args.suite)
     for vf in detect(names, view, args.ws):
         failed = sum(v.error is not None for v in vf.verdicts)
         print(f"detect: {vf.detector}: {len(vf.verdicts)} pairs in {vf.seconds:.2f}s" + (f", {failed} failed" if failed else ""))

@@ -37,12 +37,7 @@ def micro_copy(micro_home, tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def micro_view(micro_home):
     """What detectors see of the micro suite: the evidence view over its manifest, pool and store."""
-    from distillbench.evidence.store import EvidenceStore
-    from distillbench.evidence.view import EvidenceView
+    from distillbench.evidence.view import open_suite_view
     from distillbench.paths import Workspace
-    from distillbench.probe.tasks import TaskSet, tasks_dir
-    from distillbench.zoo.build import load_manifest
 
-    manifest = load_manifest(Workspace(micro_home), "micro")
-    taskset = TaskSet(root=tasks_dir(), pool_path=micro_home / "suites/micro/pool.jsonl")
-    return EvidenceView(manifest, taskset, EvidenceStore(micro_home / "evidence"))
+    return open_suite_view(Workspace(micro_home), "micro")

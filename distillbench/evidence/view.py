@@ -146,3 +146,23 @@ class EvidenceView:
         gen = json.loads((model_dir / "generation_config.json").read_text())
         return TeacherSecret(watermark=gen.get("watermarking_config"),
                              tokenizer_json=(model_dir / "tokenizer.json").read_text())
+
+
+def open_suite_view(workspace, suite: str) -> EvidenceView:
+    """The evidence view of a built and probed suite (by name) in a workspace; one clear error if evidence is missing."""
+    from distillbench.errors import DistillBenchError
+    from distillbench.evidence.store import EvidenceStore
+    from distillbench.probe.tasks import tasks_dir
+    from distillbench.zoo.build import load_manifest
+
+    manifest = load_manifest(workspace, suite)
+    taskset = TaskSet(root=tasks_dir(), pool_path=workspace.suite_dir(suite) / manifest.pool.path)
+    view = EvidenceView(manifest, taskset, EvidenceStore(workspace.evidence_dir))
+    # Teachers are APIs: they have no hidden-state evidence.
+    missing = [m.name for m in manifest.models
+               if m.role != "base" and not all(view.store.has(m.fingerprint, t, fp) for t, fp in view.fps.items()
+                                               if not (t == HIDDEN_TASK and m.role == "teacher"))]
+    if missing:
+        raise DistillBenchError(f"no evidence for {', '.join(missing)} in {workspace.home}; run "
+                                f"`distillbench run --suite {suite}` (or `distillbench probe --suite {suite}`) first")
+    return view
