@@ -19,16 +19,13 @@ import tempfile
 import time
 from pathlib import Path
 
-for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
-    os.environ.setdefault(_var, "1")
-
-from distillbench.cli import main  # noqa: E402
-from distillbench.detect.runner import run_detector  # noqa: E402
-from distillbench.paths import Workspace  # noqa: E402
-from distillbench.submission.execute import run_split  # noqa: E402
-from distillbench.submission.folder import Snapshot, load_submission  # noqa: E402
-from distillbench.submission.sandbox import Bubblewrap, Limits  # noqa: E402
-from distillbench.submission.suite import open_view  # noqa: E402
+from distillbench.cli import main
+from distillbench.detect.runner import run_detector
+from distillbench.paths import Workspace
+from distillbench.submission.execute import run_split
+from distillbench.submission.folder import Snapshot, load_submission
+from distillbench.submission.sandbox import Bubblewrap, Limits
+from distillbench.submission.suite import open_view
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,18 +9,14 @@ all pairs, seconds to compute its metrics (bootstrap included), and the student 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
-for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
-    os.environ.setdefault(_var, "1")
-
-from distillbench.detect.cost import queries_per_pair  # noqa: E402
-from distillbench.detect.registry import available, get_detector  # noqa: E402
-from distillbench.detect.runner import run_detector  # noqa: E402
-from distillbench.evidence.view import open_suite_view  # noqa: E402
-from distillbench.paths import Workspace  # noqa: E402
-from distillbench.score.results import score  # noqa: E402
+from distillbench.detect.cost import queries_per_pair
+from distillbench.detect.registry import available, get_detector
+from distillbench.detect.runner import run_detector
+from distillbench.evidence.view import open_suite_view
+from distillbench.paths import Workspace
+from distillbench.score.results import score
 
 
 def main() -> None:

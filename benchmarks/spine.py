@@ -11,23 +11,19 @@ of pool texts; both in this process, one after the other, so machine noise hits 
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
 
-for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
-    os.environ.setdefault(_var, "1")
+import torch
 
-import torch  # noqa: E402
-
-from distillbench.cli import main  # noqa: E402
-from distillbench.evidence.store import EvidenceStore  # noqa: E402
-from distillbench.files import read_jsonl  # noqa: E402
-from distillbench.paths import Workspace  # noqa: E402
-from distillbench.probe.runner import ProbeTarget, probe_models  # noqa: E402
-from distillbench.probe.tasks import TaskSet, tasks_dir  # noqa: E402
-from distillbench.zoo.build import load_manifest  # noqa: E402
+from distillbench.cli import main
+from distillbench.evidence.store import EvidenceStore
+from distillbench.files import read_jsonl
+from distillbench.paths import Workspace
+from distillbench.probe.runner import ProbeTarget, probe_models
+from distillbench.probe.tasks import TaskSet, tasks_dir
+from distillbench.zoo.build import load_manifest
 
 BATCH = 16
 

@@ -11,17 +11,13 @@ gives a share near alpha below alpha. Also prints the p-values for the pairs whe
 from __future__ import annotations
 
 import argparse
-import os
 
-for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
-    os.environ.setdefault(_var, "1")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from distillbench.detect.baselines.watermark import WatermarkRadioactivityDetector  # noqa: E402
-from distillbench.evidence.view import AccessLevel, open_suite_view  # noqa: E402
-from distillbench.paths import Workspace  # noqa: E402
-from distillbench.rng import SplitMix64  # noqa: E402
+from distillbench.detect.baselines.watermark import WatermarkRadioactivityDetector
+from distillbench.evidence.view import AccessLevel, open_suite_view
+from distillbench.paths import Workspace
+from distillbench.rng import SplitMix64
 
 
 def main() -> None:

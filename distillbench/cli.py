@@ -6,17 +6,11 @@ Every stage reads and writes files in the workspace (see `distillbench.paths`), 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
-# Nothing in the default path may reach the network; set before transformers/datasets are imported.
-for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
-    os.environ.setdefault(_var, "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-from distillbench.errors import DistillBenchError  # noqa: E402
-from distillbench.paths import Workspace  # noqa: E402
+from distillbench.errors import DistillBenchError
+from distillbench.paths import Workspace
 
 
 def _quiet_libraries() -> None:

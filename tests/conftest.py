@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
-    os.environ[var] = "1"
-
-from distillbench.cli import main  # noqa: E402
+from distillbench.cli import main
 
 
 def run_cli(*argv: str) -> int:
