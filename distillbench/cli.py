@@ -63,7 +63,7 @@ def cmd_probe(args) -> None:
                           progress=not args.no_progress)
     roles = {m.name: m.role for m in manifest.models}
     open_models = [t for t in targets if roles[t.name] != "teacher"]
-    hidden = probe_hidden_states(open_models, taskset.pool_path, store, progress=not args.no_progress)
+    hidden = probe_hidden_states(open_models, taskset.pool_path, store, device=args.device, progress=not args.no_progress)
     calls = report.model_calls + hidden.model_calls
     if calls == 0:
         print(f"probe: all {report.records_cached + hidden.records_cached} evidence records cached; 0 model calls")

@@ -21,7 +21,7 @@ def hidden_fingerprint(pool_path) -> str:
     return sha256_json({"pool": sha256_file(pool_path), "version": HIDDEN_VERSION, "pooling": "mean-last-layer"})
 
 
-def probe_hidden(model_dir, model_fp: str, pool_path) -> EvidenceRecord:
+def probe_hidden(model_dir, model_fp: str, pool_path, device: str = "cpu") -> EvidenceRecord:
     import torch  # here, not at the top: the detect stage imports this module for its fingerprint only
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -30,18 +30,18 @@ def probe_hidden(model_dir, model_fp: str, pool_path) -> EvidenceRecord:
     tok.padding_side = "right"
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval().to(device)
     max_len = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", 512)
     out = []
     with torch.no_grad():
         for b in range(0, len(rows), BATCH):
             chunk = rows[b : b + BATCH]
             enc = tok([r["context"] + r["continuation"] for r in chunk], return_tensors="pt", padding=True,
-                      truncation=True, max_length=max_len)
+                      truncation=True, max_length=max_len).to(device)
             states = model(**enc, output_hidden_states=True).hidden_states[-1]
             mask = enc["attention_mask"].unsqueeze(-1).to(states.dtype)
             means = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
-            out += [Hidden(id=r["id"], vector=[round(float(x), 4) for x in v]) for r, v in zip(chunk, means)]
+            out += [Hidden(id=r["id"], vector=[round(float(x), 4) for x in v]) for r, v in zip(chunk, means.float().cpu())]
     from importlib import metadata
 
     return EvidenceRecord(model_fingerprint=model_fp, task=HIDDEN_TASK, task_fingerprint=hidden_fingerprint(pool_path),

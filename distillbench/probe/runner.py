@@ -103,7 +103,9 @@ def probe_models(
     return report
 
 
-def probe_hidden_states(targets: list[ProbeTarget], pool_path: Path, store: EvidenceStore, progress: bool = True) -> ProbeReport:
+def probe_hidden_states(
+    targets: list[ProbeTarget], pool_path: Path, store: EvidenceStore, device: str = "cpu", progress: bool = True
+) -> ProbeReport:
     """White-box records (see `probe.hidden`) for local, open models: students and references, never teachers."""
     from distillbench.probe.hidden import HIDDEN_TASK, hidden_fingerprint, probe_hidden
 
@@ -113,7 +115,7 @@ def probe_hidden_states(targets: list[ProbeTarget], pool_path: Path, store: Evid
         if store.has(target.fingerprint, HIDDEN_TASK, fp):
             report.records_cached += 1
             continue
-        store.put(probe_hidden(Path(target.model_args["pretrained"]), target.fingerprint, pool_path))
+        store.put(probe_hidden(Path(target.model_args["pretrained"]), target.fingerprint, pool_path, device))
         report.model_calls += 1
         report.records_written += 1
     return report
