@@ -191,11 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if isinstance(getattr(args, "suite", None), str):
             # --suite takes a bundled name or a YAML path; every stage after the build works with the suite's name.
-            args.suite_ref = args.suite
-            if args.suite.endswith((".yaml", ".yml")):
-                from distillbench.zoo.spec import load_suite
+            from distillbench.zoo.spec import suite_name
 
-                args.suite = load_suite(args.suite).name
+            args.suite_ref = args.suite
+            args.suite = suite_name(args.suite)
         args.func(args)
     except DistillBenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import time
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from distillbench.detect.cost import queries_per_pair
 from distillbench.detect.registry import get_detector
 from distillbench.evidence.view import EvidenceView
 from distillbench.files import write_model
-from distillbench.fingerprint import sha256_json
 from distillbench.paths import Workspace
 
 VERDICTS_SCHEMA_VERSION = 1
@@ -45,16 +44,6 @@ class VerdictFile(_Strict):
     verdicts: list[PairVerdict]
 
 
-def evidence_digest(view: EvidenceView) -> str:
-    """One hash for all the evidence a suite's detectors read: every record file plus the pool."""
-    files = {
-        f"{m.name}/{task}": view.store.file_hash(m.fingerprint, task, fp)
-        for m in view.manifest.models if m.role != "base" for task, fp in view.fps.items()
-        if view.store.has(m.fingerprint, task, fp)
-    }
-    return sha256_json({"evidence": files, "pool": view.manifest.pool.sha256})
-
-
 def run_detector(name: str, view: EvidenceView, split: str = "dev") -> VerdictFile:
     detector = get_detector(name)
     start = time.perf_counter()
@@ -66,12 +55,12 @@ def run_detector(name: str, view: EvidenceView, split: str = "dev") -> VerdictFi
         try:
             v = detector.score(evidence)
             verdicts.append(PairVerdict(pair_id=evidence.pair_id, score=v.score, p_value=v.p_value))
-        except (ValidationError, Exception) as exc:  # a detector's bug must not sink the run
+        except Exception as exc:  # a detector's bug (or an invalid Verdict) must not sink the run
             reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             verdicts.append(PairVerdict(pair_id=evidence.pair_id, score=None, p_value=None, error=reason))
     return VerdictFile(
         suite=view.manifest.suite, split=split, detector=name, access=detector.access.value,
-        evidence_sha256=evidence_digest(view), seconds=time.perf_counter() - start,
+        evidence_sha256=view.digest(), seconds=time.perf_counter() - start,
         queries_per_pair=queries_per_pair(detector, len(view.prompts()), view.manifest.pool.n_texts), verdicts=verdicts,
     )
 

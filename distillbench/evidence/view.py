@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from distillbench.evidence.store import EvidenceStore
 from distillbench.files import read_jsonl
+from distillbench.fingerprint import sha256_json
 from distillbench.probe.hidden import HIDDEN_TASK, hidden_fingerprint
 from distillbench.probe.tasks import GENERATE_TASK, POOL_TASK, TaskSet
 from distillbench.zoo.manifest import Manifest, PairRecord
@@ -79,6 +80,11 @@ def opaque_id(text: str) -> str:
     return sha256(text.encode()).hexdigest()[:12]
 
 
+def opaque_pair_id(suite: str, pair_id: str) -> str:
+    """The id a detector sees for a pair; the scorer maps it back through the same function."""
+    return opaque_id(f"{suite}/{pair_id}")
+
+
 class EvidenceView:
     """Builds `PairEvidence` for any pair of a manifest, loading each model's records once."""
 
@@ -89,8 +95,14 @@ class EvidenceView:
                     HIDDEN_TASK: hidden_fingerprint(taskset.pool_path)}
         self.pool_rows = read_jsonl(taskset.pool_path)
         self.suite_dir = taskset.pool_path.parent
-        self._cache: dict[tuple[str, bool], ModelView] = {}
         self.reference_names = [m.name for m in manifest.models if m.role == "reference"]
+        # Everything below depends on the teacher or the model alone, never on the pair: built once, shared by
+        # every pair and detector that asks.
+        self._cache: dict[tuple[str, AccessLevel], ModelView] = {}
+        self._pools: dict[str, list[PoolText]] = {}
+        self._secrets: dict[str, TeacherSecret] = {}
+        self._prompts: dict[str, str] | None = None
+        self._digest: str | None = None
 
     def model_id(self, name: str) -> str:
         return self.manifest.model(name).fingerprint[:12]
@@ -114,27 +126,45 @@ class EvidenceView:
         return self._cache[key]
 
     def prompts(self) -> dict[str, str]:
-        first = next(m for m in self.manifest.models if m.role == "teacher")
-        rec = self.store.get(first.fingerprint, GENERATE_TASK, self.fps[GENERATE_TASK])
-        return {g.id: g.prompt for g in rec.generations}
+        if self._prompts is None:
+            first = next(m for m in self.manifest.models if m.role == "teacher")
+            rec = self.store.get(first.fingerprint, GENERATE_TASK, self.fps[GENERATE_TASK])
+            self._prompts = {g.id: g.prompt for g in rec.generations}
+        return self._prompts
+
+    def digest(self) -> str:
+        """One hash for all the evidence a suite's detectors read: every record file plus the pool (computed once)."""
+        if self._digest is None:
+            files = {
+                f"{m.name}/{task}": self.store.file_hash(m.fingerprint, task, fp)
+                for m in self.manifest.models if m.role != "base" for task, fp in self.fps.items()
+                if self.store.has(m.fingerprint, task, fp)
+            }
+            self._digest = sha256_json({"evidence": files, "pool": self.manifest.pool.sha256})
+        return self._digest
 
     def pair_id(self, pair: PairRecord) -> str:
-        return opaque_id(f"{self.manifest.suite}/{pair.pair_id}")
+        return opaque_pair_id(self.manifest.suite, pair.pair_id)
+
+    def pool(self, teacher: str) -> list[PoolText]:
+        """The pool as the pairs of one teacher see it: roles relative to that teacher, other teachers' texts out."""
+        if teacher not in self._pools:
+            roles = {teacher: "teacher", **{r: "reference" for r in self.reference_names}, "corpus": "corpus"}
+            ref_ids = {r: self.model_id(r) for r in self.reference_names}
+            kinds = {"sample": "", "logged": "-logged", "fresh": "-fresh", "corpus": ""}
+            self._pools[teacher] = [
+                PoolText(id=r["id"], role=roles[r["source"]] + kinds[r["kind"]], source_id=ref_ids.get(r["source"]),
+                         context=r["context"], continuation=r["continuation"])
+                for r in self.pool_rows if r["source"] in roles
+            ]
+        return self._pools[teacher]
 
     def pair(self, pair: PairRecord, access: AccessLevel) -> PairEvidence:
-        roles = {pair.teacher: "teacher", **{r: "reference" for r in self.reference_names}, "corpus": "corpus"}
-        kinds = {"sample": "", "logged": "-logged", "fresh": "-fresh", "corpus": ""}
-        pool = [
-            PoolText(id=r["id"], role=roles[r["source"]] + kinds[r["kind"]],
-                     source_id=self.model_id(r["source"]) if roles[r["source"]] == "reference" else None,
-                     context=r["context"], continuation=r["continuation"])
-            for r in self.pool_rows if r["source"] in roles
-        ]
         return PairEvidence(
             pair_id=self.pair_id(pair),
             access=access,
             prompts=self.prompts(),
-            pool=pool,
+            pool=self.pool(pair.teacher),
             teacher=self.model_view(pair.teacher, access),
             student=self.model_view(pair.student, access),
             references=[self.model_view(r, access) for r in self.reference_names],
@@ -142,10 +172,12 @@ class EvidenceView:
         )
 
     def teacher_secret(self, teacher: str) -> TeacherSecret:
-        model_dir = self.suite_dir / self.manifest.model(teacher).path
-        gen = json.loads((model_dir / "generation_config.json").read_text())
-        return TeacherSecret(watermark=gen.get("watermarking_config"),
-                             tokenizer_json=(model_dir / "tokenizer.json").read_text())
+        if teacher not in self._secrets:
+            model_dir = self.suite_dir / self.manifest.model(teacher).path
+            gen = json.loads((model_dir / "generation_config.json").read_text())
+            self._secrets[teacher] = TeacherSecret(watermark=gen.get("watermarking_config"),
+                                                   tokenizer_json=(model_dir / "tokenizer.json").read_text())
+        return self._secrets[teacher]
 
 
 def open_suite_view(workspace, suite: str) -> EvidenceView:

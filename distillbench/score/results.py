@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from distillbench.detect.runner import VerdictFile
 from distillbench.errors import DistillBenchError
-from distillbench.evidence.view import opaque_id
+from distillbench.evidence.view import opaque_pair_id
 from distillbench.fingerprint import sha256_file, sha256_json, versions
 from distillbench.score.metrics import (
     auroc_score,
@@ -127,7 +127,7 @@ def score(manifest: Manifest, manifest_path: Path, verdict_files: list[VerdictFi
     pairs = [p for p in manifest.pairs if p.split == split]
     if not pairs:
         raise DistillBenchError(f"suite {manifest.suite} has no pairs in split {split!r}")
-    by_opaque = {opaque_id(f"{manifest.suite}/{p.pair_id}"): p for p in pairs}
+    by_opaque = {opaque_pair_id(manifest.suite, p.pair_id): p for p in pairs}
     y = np.array([p.label for p in pairs])
     teachers = [p.teacher for p in pairs]
     subsets = condition_subsets(pairs)

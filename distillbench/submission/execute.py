@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from distillbench.detect.runner import PairVerdict, VerdictFile, evidence_digest
+from distillbench.detect.runner import PairVerdict, VerdictFile
 from distillbench.errors import DistillBenchError
 from distillbench.evidence.view import EvidenceView, PairEvidence
 from distillbench.submission.folder import Snapshot, Submission
@@ -162,7 +162,7 @@ def run_split(submission: Submission, view: EvidenceView, split: str, limits: Li
         finally:
             runner.close()
     vf = VerdictFile(suite=view.manifest.suite, split=split, detector=submission.slug,
-                     access=submission.meta.track.value, evidence_sha256=evidence_digest(view),
+                     access=submission.meta.track.value, evidence_sha256=view.digest(),
                      seconds=time.monotonic() - start, verdicts=verdicts)
     return RunOutcome(verdicts=vf, isolation=sandbox.describe() if sandbox is not None else UNSAFE,
                       ready=runner.ready, load_error=runner.load_error, restarts=max(0, runner.starts - 1),

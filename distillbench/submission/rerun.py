@@ -96,10 +96,9 @@ def rerun(view: EvidenceView, manifest_path: Path, split: str, submissions_dir: 
         require_secret()
     split_pairs(view, split)
     sandbox.check()
-    from distillbench.detect.runner import evidence_digest
     from distillbench.fingerprint import sha256_file
 
-    evidence_sha, manifest_sha = evidence_digest(view), sha256_file(manifest_path)
+    evidence_sha, manifest_sha = view.digest(), sha256_file(manifest_path)
     entries: list[RerunEntry] = []
     for folder in discover(submissions_dir, slugs):
         try:

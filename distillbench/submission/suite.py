@@ -6,18 +6,9 @@ one error saying which command makes what is missing.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from distillbench.evidence.view import EvidenceView, open_suite_view
 from distillbench.paths import Workspace
-
-
-def suite_name(suite: str) -> str:
-    if Path(suite).suffix in {".yaml", ".yml"}:
-        from distillbench.zoo.spec import load_suite
-
-        return load_suite(suite).name
-    return suite
+from distillbench.zoo.spec import suite_name
 
 
 def open_view(ws: Workspace, suite: str) -> EvidenceView:

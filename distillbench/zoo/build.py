@@ -27,7 +27,7 @@ from distillbench.paths import Workspace
 from distillbench.zoo.api import TeacherAPI
 from distillbench.zoo.manifest import Manifest, ModelRecord, PoolRecord, derive_pairs
 from distillbench.zoo.sample import sample_completions
-from distillbench.zoo.spec import LMStage, LogitDistillStage, ModelSpec, SeqDistillStage, Slice, SuiteSpec, spec_hash
+from distillbench.zoo.spec import LMStage, LogitDistillStage, ModelSpec, SeqDistillStage, Slice, SuiteSpec
 from distillbench.zoo.tokenizer import load_tokenizer, train_tokenizer
 from distillbench.zoo.train import new_model, pack, train_lm, train_logit_distill
 
@@ -263,7 +263,7 @@ class SuiteBuilder:
             records = [self.ensure_model(m, bar) for m in self.spec.models]
             pool = self.ensure_pool(bar)
         manifest = Manifest(
-            suite=self.spec.name, suite_spec_sha256=spec_hash(self.spec), corpus_seed=self.spec.corpus_seed,
+            suite=self.spec.name, suite_spec_sha256=sha256_json(self.spec.model_dump(mode="json")), corpus_seed=self.spec.corpus_seed,
             versions=versions(), tokenizer_sha256=self.tokenizer_sha, models=records, pairs=derive_pairs(self.spec),
             pool=pool,
         )

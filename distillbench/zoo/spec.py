@@ -8,8 +8,6 @@ is whether the student has a distillation stage from that teacher.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
@@ -197,13 +195,15 @@ class SuiteSpec(_Strict):
         return [m for m in self.models if m.role == role]
 
 
-def spec_hash(obj: BaseModel | dict) -> str:
-    data = obj.model_dump(mode="json") if isinstance(obj, BaseModel) else obj
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
 def available_suites() -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in resources.files("distillbench.suites").iterdir() if p.name.endswith(".yaml"))
+
+
+def suite_name(name_or_path: str) -> str:
+    """The name a suite's files live under: the name itself, or the `name` inside a suite YAML given by path."""
+    if Path(name_or_path).suffix in {".yaml", ".yml"}:
+        return load_suite(name_or_path).name
+    return name_or_path
 
 
 def load_suite(name_or_path: str) -> SuiteSpec:

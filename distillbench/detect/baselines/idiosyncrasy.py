@@ -40,12 +40,20 @@ class IdiosyncrasyClassifierDetector:
         texts = [t for t in model.generations.values() if t.strip()]
         return float(np.mean(clf.predict_proba(texts)[:, 1])) if texts else float("nan")
 
+    def __init__(self) -> None:
+        # The classifiers and the null depend on the teacher and references only, so the pairs of one teacher
+        # share them: fitted once per teacher, not once per pair.
+        self._per_teacher: dict[tuple[str, ...], tuple[object, list[float]]] = {}
+
     def score(self, pair: PairEvidence) -> Verdict:
         teacher = [t.continuation for t in pair.pool if t.role == "teacher"]
         refs = [(t.source_id, t.continuation) for t in pair.pool if t.role == "reference"]
         if len(teacher) < 5 or len({s for s, _ in refs}) < 2:
             return Verdict(score=0.0, p_value=None)
-        student = self._apply(self._fit(teacher, [c for _, c in refs]), pair.student)
-        null = [self._apply(self._fit(teacher, [c for s, c in refs if s != r.model_id]), r) for r in pair.references]
-        z, p = z_against_null(student, null, min_sd=0.01)
+        key = (pair.teacher.model_id, *(r.model_id for r in pair.references))
+        if key not in self._per_teacher:
+            null = [self._apply(self._fit(teacher, [c for s, c in refs if s != r.model_id]), r) for r in pair.references]
+            self._per_teacher[key] = (self._fit(teacher, [c for _, c in refs]), null)
+        classifier, null = self._per_teacher[key]
+        z, p = z_against_null(self._apply(classifier, pair.student), null, min_sd=0.01)
         return Verdict(score=z, p_value=p)

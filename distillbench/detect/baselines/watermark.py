@@ -1,10 +1,19 @@
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import ClassVar
 
 from distillbench.detect.base import Verdict
 from distillbench.detect.registry import register
 from distillbench.evidence.view import AccessLevel, PairEvidence
+
+
+@lru_cache(maxsize=8)
+def _tokenizer(tokenizer_json: str):
+    """Parsed once per teacher tokenizer, not once per pair."""
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_str(tokenizer_json)
 
 
 @register
@@ -31,10 +40,9 @@ class WatermarkRadioactivityDetector:
         if secret is None or secret.watermark is None:
             return Verdict(score=0.0, p_value=None)
         import torch
-        from tokenizers import Tokenizer
         from transformers import GPT2Config, WatermarkDetector, WatermarkingConfig
 
-        tok = Tokenizer.from_str(secret.tokenizer_json)
+        tok = _tokenizer(secret.tokenizer_json)
         eos = tok.token_to_id("<|endoftext|>") or 0
         ids: list[int] = []
         for key in sorted(pair.student.generations):
