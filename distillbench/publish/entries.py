@@ -113,12 +113,13 @@ def roc_points(results: Results, detector: str) -> list[tuple[float, float]]:
     """
     from sklearn.metrics import roc_curve
 
+    from distillbench.score.metrics import failures_ranked_last
+
     y = np.array([p.label for p in results.pairs])
     raw = np.array([np.nan if p.scores.get(detector) is None else p.scores[detector] for p in results.pairs], dtype=float)
     if len(set(y.tolist())) != 2:
         return []
-    floor = np.nanmin(raw) - 1 if np.isfinite(raw).any() else 0.0
-    fpr, tpr, _ = roc_curve(y, np.where(np.isfinite(raw), raw, floor))
+    fpr, tpr, _ = roc_curve(y, failures_ranked_last(raw))
     return [(round(float(f), 6), round(float(t), 6)) for f, t in zip(fpr, tpr)]
 
 

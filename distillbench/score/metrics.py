@@ -42,6 +42,12 @@ def false_positive_rate_at(y: np.ndarray, p: np.ndarray, alpha: float = 0.05) ->
     return float(np.mean(neg < alpha))
 
 
+def failures_ranked_last(raw: np.ndarray) -> np.ndarray:
+    """Scores where a failed pair (NaN) ranks below every scored pair: failing must never help a detector."""
+    floor = np.nanmin(raw) - 1 if np.isfinite(raw).any() else 0.0
+    return np.where(np.isfinite(raw), raw, floor)
+
+
 def degeneracy(s: np.ndarray) -> str | None:
     """Why a score vector cannot rank anything, or None when it can."""
     if not np.isfinite(s).all():

@@ -23,6 +23,7 @@ from distillbench.score.metrics import (
     auroc_score,
     bootstrap_ci,
     degeneracy,
+    failures_ranked_last,
     false_positive_rate_at,
     rank_ranges,
     tpr_at_fpr_score,
@@ -141,8 +142,7 @@ def score(manifest: Manifest, manifest_path: Path, verdict_files: list[VerdictFi
             raise DistillBenchError(f"verdicts for {vf.detector} cover {len(got)} pairs, the {split} split has {len(by_opaque)}; re-run detect")
         raw = np.array([got[o].score if got[o].score is not None else np.nan for o in by_opaque], dtype=float)
         # A failed pair ranks below every other pair and counts as "not significant": failing never helps.
-        floor = np.nanmin(raw) - 1 if np.isfinite(raw).any() else 0.0
-        s = np.where(np.isfinite(raw), raw, floor)
+        s = failures_ranked_last(raw)
         has_p = any(got[o].p_value is not None for o in by_opaque)
         p = np.array([got[o].p_value if got[o].p_value is not None else 1.0 for o in by_opaque]) if has_p else None
         for o, pair in by_opaque.items():
