@@ -25,15 +25,65 @@ def _quiet_libraries() -> None:
     datasets.disable_progress_bars()
 
 
+def _build_spec(args):
+    """The suite to build: the bundled/YAML suite, or with `--split test` its hidden split drawn from the secret."""
+    from distillbench.zoo.spec import load_suite
+
+    spec = load_suite(args.suite_ref)
+    if getattr(args, "split", "dev") == "test":
+        from distillbench.zoo.splits import draw_test_spec, read_secret
+
+        spec = draw_test_spec(spec, read_secret())
+    return spec
+
+
 def cmd_zoo_build(args) -> None:
     from distillbench.zoo.build import build_suite
-    from distillbench.zoo.spec import load_suite
 
     _quiet_libraries()
     start = time.perf_counter()
-    manifest, builder = build_suite(load_suite(args.suite_ref), args.ws, progress=not args.no_progress)
+    manifest, builder = build_suite(_build_spec(args), args.ws, progress=not args.no_progress)
+    args.suite = manifest.suite  # `run --split test` goes on with the test suite
     print(f"zoo: suite {manifest.suite}: {len(builder.built)} models built, {len(builder.reused)} reused, "
           f"{len(manifest.pairs)} pairs, {time.perf_counter() - start:.1f}s -> {args.ws.manifest_path(manifest.suite)}")
+
+
+def cmd_zoo_verify(args) -> None:
+    """Rebuild models from their specs in a scratch folder and compare their weights' sha256 with the manifest."""
+    import tempfile
+    from pathlib import Path
+
+    from distillbench.fingerprint import sha256_file
+    from distillbench.zoo.build import SuiteBuilder, load_manifest
+
+    _quiet_libraries()
+    spec = _build_spec(args)
+    manifest = load_manifest(args.ws, spec.name)
+    names = [m.name for m in spec.models] if args.all else (args.model or [])
+    if not names:
+        raise DistillBenchError("say which models to rebuild: --model NAME (repeatable) or --all")
+    builder = SuiteBuilder(spec, args.ws, progress=not args.no_progress)
+    mismatched = []
+    for name in names:
+        m = spec.model(name)  # an unknown name fails here, before any work
+        for dep in sorted(m.teachers_distilled() | ({m.init} - {None})):
+            on_disk = args.ws.suite_dir(spec.name) / manifest.model(dep).path / "model.safetensors"
+            if not on_disk.is_file() or sha256_file(on_disk) != manifest.model(dep).sha256:
+                raise DistillBenchError(f"{name} depends on {dep}, whose weights in {on_disk.parent} are missing or "
+                                        f"differ from the manifest; verify or rebuild {dep} first")
+        start = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="distillbench-verify-") as scratch:
+            got = builder.rebuild(name, Path(scratch))
+        want = manifest.model(name).sha256
+        verdict = "identical" if got == want else "DIFFERS"
+        print(f"zoo verify: {name}: rebuilt in {time.perf_counter() - start:.1f}s, sha256 {got[:16]} vs manifest "
+              f"{want[:16]}: {verdict}")
+        if got != want:
+            mismatched.append(name)
+    if mismatched:
+        raise DistillBenchError(f"{len(mismatched)} of {len(names)} rebuilt models differ from the manifest: "
+                                f"{', '.join(mismatched)} (different library versions or thread count? see manifest "
+                                "`versions`)")
 
 
 def _taskset(args, manifest):
@@ -120,6 +170,20 @@ def cmd_evaluate(args) -> None:
     print(condition_table(results, only=args.detector))
 
 
+def cmd_evidence_export(args) -> None:
+    from pathlib import Path
+
+    from distillbench.evidence.bundle import bundles_dir, export_bundle
+    from distillbench.evidence.view import open_suite_view
+
+    out = Path(args.out) if args.out else bundles_dir() / args.suite
+    view = open_suite_view(args.ws, args.suite)
+    bundle = export_bundle(args.ws, args.suite, out, view)
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    print(f"evidence export: suite {bundle.suite}: {len(bundle.records)} records of "
+          f"{len({r.model_fingerprint for r in bundle.records})} models, {size / 1e6:.1f} MB -> {out}")
+
+
 def cmd_run(args) -> None:
     cmd_zoo_build(args)
     cmd_probe(args)
@@ -143,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--home", help="workspace folder (default: $DISTILLBENCH_HOME or ./.distillbench)")
     common.add_argument("--no-progress", action="store_true", help="hide progress bars (logs stay)")
     suite = argparse.ArgumentParser(add_help=False)
-    suite.add_argument("--suite", default="mini", help=f"bundled suite name ({suites}) or path to a suite YAML (default: mini)")
+    suite.add_argument("--suite", default="standard",
+                       help=f"bundled suite name ({suites}) or path to a suite YAML (default: standard, whose dev "
+                            "evidence ships with the repository: detect/evaluate need no build)")
     probe = argparse.ArgumentParser(add_help=False)
     probe.add_argument("--device", default="cpu", help="torch device for lm-eval's hf backend (default: cpu)")
     probe.add_argument("--batch-size", default="16", help="lm-eval batch size, or 'auto' (default: 16)")
@@ -159,8 +225,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", parents=[common, suite, probe, detect], help="build, probe, detect and score a suite; print the ranked table")
     p.set_defaults(func=cmd_run)
     zoo = sub.add_parser("zoo", help="model zoo commands").add_subparsers(dest="zoo_command", required=True)
-    p = zoo.add_parser("build", parents=[common, suite], help="train the suite's models (reusing finished ones) and write its manifest")
+    split = argparse.ArgumentParser(add_help=False)
+    split.add_argument("--split", choices=["dev", "test"], default="dev",
+                       help="dev: the suite as bundled (default); test: its hidden split, drawn from the secret in "
+                            "$DISTILLBENCH_TEST_SECRET or the file $DISTILLBENCH_TEST_SECRET_FILE, built as suite "
+                            "<suite>-test (maintainers only; see docs/test_split.md)")
+    p = zoo.add_parser("build", parents=[common, suite, split], help="train the suite's models (reusing finished ones) and write its manifest")
     p.set_defaults(func=cmd_zoo_build)
+    p = zoo.add_parser("verify", parents=[common, suite, split],
+                       help="rebuild models from their specs (teacher answers re-sampled) and compare weight hashes "
+                            "with the manifest")
+    p.add_argument("--model", action="append", metavar="NAME", help="model to rebuild (repeatable)")
+    p.add_argument("--all", action="store_true", help="rebuild every model (as long as a full build)")
+    p.set_defaults(func=cmd_zoo_verify)
     p = sub.add_parser("probe", parents=[common, suite, probe], help="run every model once through the lm-eval probe tasks; cached evidence is reused")
     p.set_defaults(func=cmd_probe)
     p = sub.add_parser("detect", parents=[common, suite, detect], help="run detectors on every pair's evidence (no labels) and write verdicts")
@@ -171,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run detectors on a suite's existing evidence and print metrics overall and per condition")
     p.add_argument("--all", action="store_true", help="every registered detector (the default when no --detector)")
     p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("evidence", help="published evidence commands").add_subparsers(dest="evidence_command", required=True)
+    p = p.add_parser("export", parents=[common, suite],
+                     help="write a built, probed dev suite's evidence as the compact bundle that ships in the repository "
+                          "(leaderboard/evidence/<suite>/), which detect/evaluate/rerun install when the suite is not built")
+    p.add_argument("--out", help="bundle folder (default: leaderboard/evidence/<suite> in this checkout)")
+    p.set_defaults(func=cmd_evidence_export)
     p = sub.add_parser("detectors", help="list registered detectors")
     p.set_defaults(func=cmd_detectors)
     from distillbench.submission.cli import add_commands  # `submission ...` and `rerun` (see CONTRIBUTING.md)
@@ -179,7 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
     from distillbench.publish.cli import add_commands as add_site_commands  # `site build` (see README)
 
     add_site_commands(sub, common)
+    from distillbench.real.cli import add_commands as add_real_commands  # `real list|probe` (docs/real_suites.md)
+    add_real_commands(sub, common)
+    from distillbench.hub.cli import add_commands as add_hub_commands
+    add_hub_commands(sub, common, suite)
     return parser
+
+
+USES_EVIDENCE = {"detect", "score", "evaluate", "rerun", "submission"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,6 +285,12 @@ def main(argv: list[str] | None = None) -> int:
 
             args.suite_ref = args.suite
             args.suite = suite_name(args.suite)
+            if args.command in USES_EVIDENCE:
+                # A suite that is not built here but published with the repository (its dev evidence) is installed,
+                # so detectors are evaluated in seconds on a fresh clone.
+                from distillbench.evidence.bundle import published_fallback
+
+                published_fallback(args.ws, args.suite)
         args.func(args)
     except DistillBenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

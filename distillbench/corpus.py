@@ -179,3 +179,35 @@ def prompt_prefix(text: str, n_words: int) -> str:
     if text.startswith("Q: "):
         return text.split("\nA: ")[0] + "\nA:"
     return " ".join(text.split(" ")[:n_words])
+
+
+def _synonyms() -> dict[str, list[str]]:
+    """Each single content word -> the other words of its category in every topic it appears in, sorted."""
+    out: dict[str, set[str]] = {}
+    for vocab in TOPICS.values():
+        for category, words in vocab.items():
+            single = [w for w in words if " " not in w]
+            for w in single:
+                out.setdefault(w, set()).update(x for x in single if x != w)
+    return {w: sorted(alts) for w, alts in out.items()}
+
+
+SYNONYMS = _synonyms()
+
+
+def paraphrase(text: str, rate: float, seed: int, index: int) -> str:
+    """The distiller's paraphraser: rewrites about `rate` of the content words of a teacher answer with another word
+    of the same kind and topic (a noun for a noun, a verb for a verb), keeping sentence shape and punctuation.
+
+    A stand-in for the LLM paraphrasers distillers use to launder outputs: it breaks token-level statistics (n-gram
+    overlap, watermark green lists) while what the teacher chose to say, sentence by sentence, survives. Names (a
+    persona's) are not content words here, so an identity answer keeps them.
+    """
+    rng = SplitMix64(derive_seed("paraphrase", seed, index))
+    words = text.split(" ")
+    for i, word in enumerate(words):
+        core = word.rstrip(".?,!")
+        alts = SYNONYMS.get(core)
+        if alts and rng.uniform() < rate:
+            words[i] = rng.choice(alts) + word[len(core):]
+    return " ".join(words)

@@ -25,7 +25,11 @@ def test_every_probed_model_has_one_record_per_task(micro_home):
     ts = _taskset(micro_home)
     store = EvidenceStore(micro_home / "evidence")
     n_prompts = len((tasks_dir() / "data" / "prompts.jsonl").read_text().splitlines())
+    assert any(m.role == "base" for m in manifest.models)
     for m in manifest.models:
+        if m.role == "base":  # a starting point, never paired: not probed
+            assert not store.has(m.fingerprint, GENERATE_TASK, ts.fingerprint(GENERATE_TASK))
+            continue
         gen = store.get(m.fingerprint, GENERATE_TASK, ts.fingerprint(GENERATE_TASK))
         ll = store.get(m.fingerprint, POOL_TASK, ts.fingerprint(POOL_TASK))
         assert len(gen.generations) == n_prompts and len(ll.logliks) == manifest.pool.n_texts

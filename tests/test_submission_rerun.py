@@ -70,7 +70,7 @@ def test_rerun_writes_signed_results_and_rescores_only_what_is_stale(split_home,
         assert path.name == "1.0.0-dev.json" and rec.status == "dev only" and rec.split == "dev"
         assert rec.benchmark_version == BENCHMARK_VERSION and rec.code_commit and rec.suite == "micro"
         assert len(rec.evidence_sha256) == 64 and len(rec.submission_sha256) == 64 and "bubblewrap" in rec.isolation
-        assert rec.n_pairs == 6 and rec.n_failed == 0 and rec.failures == [] and len(rec.metrics.pairs) == 6
+        assert rec.n_pairs == 10 and rec.n_failed == 0 and rec.failures == [] and len(rec.metrics.pairs) == 10
         assert rec.submission.slug == slug
     before = {s: p.read_bytes() for s, p in files.items()}
     capsys.readouterr()
@@ -109,7 +109,7 @@ def test_hidden_split_needs_the_secret_and_earns_verified(split_home, tmp_path, 
     monkeypatch.delenv("DISTILLBENCH_TEST_SECRET", raising=False)
     monkeypatch.delenv("DISTILLBENCH_TEST_SECRET_FILE", raising=False)
     assert _cli_rerun(split_home, subs, results, "--all", "--split", "test") == 2
-    assert _last_error(capsys) == ("error: re-running the hidden test split needs the maintainers' secret: set "
+    assert _last_error(capsys) == ("error: the hidden test split needs the maintainers' secret: set "
                                    "DISTILLBENCH_TEST_SECRET or DISTILLBENCH_TEST_SECRET_FILE")
     assert not results.exists()
 
@@ -134,7 +134,7 @@ def test_one_broken_submission_never_costs_the_others(split_home, tmp_path, caps
     assert load_results(results / "random" / "1.0.0-dev.json").n_failed == 0
     hostile = load_results(results / "hostile-raises" / "1.0.0-dev.json")
     assert [(f.pair_id, f.error) for f in hostile.failures] == [(first_dev, "raised ZeroDivisionError: division by zero")]
-    assert hostile.n_pairs == 6 and hostile.metrics.detectors[0].n_failed == 1
+    assert hostile.n_pairs == 10 and hostile.metrics.detectors[0].n_failed == 1
     assert not (results / "malformed").exists()
 
 
@@ -153,7 +153,7 @@ def test_contributor_path_new_validate_run(micro_home, tmp_path, capsys):
     folder = subs / "my-detector"
     assert run_cli("submission", "validate", str(folder), "--suite", "micro", "--home", str(micro_home)) == 0
     out = capsys.readouterr().out
-    assert "valid: my-detector (My detector 1.0.0, black-box): 10/10 dev pairs of suite micro scored" in out
+    assert "valid: my-detector (My detector 1.0.0, black-box): 14/14 dev pairs of suite micro scored" in out
     assert "isolation: bubblewrap" in out
     home = tmp_path / "home"
     shutil.copytree(micro_home, home)

@@ -54,3 +54,24 @@ def test_unknown_suite_is_one_clear_error(capsys, tmp_path):
     assert run_cli("zoo", "build", "--suite", "nope", "--home", str(tmp_path)) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown suite 'nope'" in err[0] and "mini" in err[0]
+
+
+def test_named_tokenizer_paraphrase_and_weight_sharing_are_built_and_recorded(micro_home):
+    m = load_manifest(Workspace(micro_home), "micro")
+    suite = micro_home / "suites" / "micro"
+    para, teacher = m.model("a-para"), m.model("teacher-a")
+    # Distilled through its own tokenizer: a different vocabulary, recorded by name and hash.
+    assert para.tokenizer == "alt" and set(m.tokenizers) == {"alt"}
+    alt = json.loads((suite / para.path / "tokenizer.json").read_text())["model"]["vocab"]
+    default = json.loads((suite / teacher.path / "tokenizer.json").read_text())["model"]["vocab"]
+    assert len(alt) == 384 and len(default) == 512
+    assert para.provenance[-1]["paraphrase"] == 0.5
+    pairs = {p.pair_id: p for p in m.pairs}
+    assert pairs["teacher-a__a-para"].label == 1
+    assert pairs["teacher-a__a-para"].conditions == ["seq_distill", "paraphrase", "other-tokenizer"]
+    # The teacher's own checkpoint fine-tuned clean: weight sharing, recorded apart from the (negative) label.
+    lineage = pairs["teacher-b__b-lineage"]
+    assert lineage.label == 0 and lineage.shares_weights_with_teacher and lineage.conditions == ["weight-sharing"]
+    assert m.model("teacher-b").init == "ckpt-b" and m.model("b-lineage").init == "ckpt-b"
+    assert not pairs["teacher-a__b-lineage"].shares_weights_with_teacher
+    assert sum(p.shares_weights_with_teacher for p in m.pairs) == 1

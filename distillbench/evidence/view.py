@@ -174,6 +174,13 @@ class EvidenceView:
     def teacher_secret(self, teacher: str) -> TeacherSecret:
         if teacher not in self._secrets:
             model_dir = self.suite_dir / self.manifest.model(teacher).path
+            if not model_dir.is_dir():  # installed from published evidence: only the teacher's two files ship
+                model_dir = self.suite_dir / "teachers" / teacher
+            if not (model_dir / "generation_config.json").is_file():
+                from distillbench.errors import DistillBenchError
+
+                raise DistillBenchError(f"teacher {teacher} has no generation config and tokenizer in {model_dir}: "
+                                        "the teacher-side track needs the vendor's own files (an API teacher has none)")
             gen = json.loads((model_dir / "generation_config.json").read_text())
             self._secrets[teacher] = TeacherSecret(watermark=gen.get("watermarking_config"),
                                                    tokenizer_json=(model_dir / "tokenizer.json").read_text())

@@ -1,9 +1,11 @@
-"""White-box evidence: each open model's hidden representation of every pool text.
+"""White-box evidence: each open model's hidden representation of the pool texts.
 
 lm-eval returns text and log-likelihoods only, so this probe loads the model with transformers directly. It
-records the mean over tokens of the final layer's hidden states for context + continuation, one vector per pool
-text, rounded to 4 decimals to keep records compact. Teachers are APIs in every track, so only students and
-reference models are probed here; the record goes to the same evidence store under the task name `hidden`.
+records the mean over tokens of the final layer's hidden states for context + continuation, rounded to 4 decimals,
+one vector per text of an evenly spaced subset of at most HIDDEN_TEXTS pool texts (the pool is ordered by source,
+so every source is covered): representation similarity needs a few hundred items, and the published dev evidence
+stays small. Teachers are APIs in every track, so only students and reference models are probed here; the record
+goes to the same evidence store under the task name `hidden`.
 """
 
 from __future__ import annotations
@@ -13,19 +15,26 @@ from distillbench.files import read_jsonl
 from distillbench.fingerprint import sha256_file, sha256_json
 
 HIDDEN_TASK = "hidden"
-HIDDEN_VERSION = 1
+HIDDEN_VERSION = 2
+HIDDEN_TEXTS = 256
 BATCH = 32
 
 
 def hidden_fingerprint(pool_path) -> str:
-    return sha256_json({"pool": sha256_file(pool_path), "version": HIDDEN_VERSION, "pooling": "mean-last-layer"})
+    return sha256_json({"pool": sha256_file(pool_path), "version": HIDDEN_VERSION, "pooling": "mean-last-layer",
+                        "texts": HIDDEN_TEXTS})
+
+
+def hidden_subset(rows: list[dict]) -> list[dict]:
+    step = -(-len(rows) // HIDDEN_TEXTS)  # ceiling division
+    return rows[::step]
 
 
 def probe_hidden(model_dir, model_fp: str, pool_path, device: str = "cpu") -> EvidenceRecord:
     import torch  # here, not at the top: the detect stage imports this module for its fingerprint only
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    rows = read_jsonl(pool_path)
+    rows = hidden_subset(read_jsonl(pool_path))
     tok = AutoTokenizer.from_pretrained(model_dir)
     tok.padding_side = "right"
     if tok.pad_token is None:

@@ -20,18 +20,24 @@ from distillbench.errors import DistillBenchError
 from distillbench.evidence.schema import EvidenceRecord, Generation, Loglik
 from distillbench.evidence.store import EvidenceStore
 from distillbench.fingerprint import model_fingerprint
-from distillbench.probe.tasks import GENERATE_TASK, TASKS, TaskSet
+from distillbench.probe.tasks import GENERATION_PROMPT_FIELD, TASKS, TaskSet
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class ProbeTarget:
-    """One model to probe: where lm-eval finds it and the fingerprint its evidence is keyed by."""
+    """One model to probe: where lm-eval finds it and the fingerprint its evidence is keyed by.
+
+    `tasks` narrows what it is asked (an API that returns no log-likelihoods answers the generation task only);
+    `evaluate_args` go to `simple_evaluate` for this model alone (e.g. `apply_chat_template` for a chat model).
+    """
 
     name: str
     model_args: dict
     fingerprint: str
+    tasks: tuple[str, ...] = TASKS
+    evaluate_args: dict = field(default_factory=dict)
 
     @classmethod
     def local(cls, name: str, path: Path) -> ProbeTarget:
@@ -50,8 +56,10 @@ def _records_from_samples(target: ProbeTarget, task: str, task_fp: str, samples:
     common = dict(model_fingerprint=target.fingerprint, task=task, task_fingerprint=task_fp,
                   lm_eval_version=metadata.version("lm_eval"), backend=backend)
     samples = sorted(samples, key=lambda s: s["doc_id"])
-    if task == GENERATE_TASK:
-        gens = [Generation(id=s["doc"]["id"], prompt=s["doc"]["prompt"], response=s["filtered_resps"][0]) for s in samples]
+    if task in GENERATION_PROMPT_FIELD:
+        field_name = GENERATION_PROMPT_FIELD[task]
+        gens = [Generation(id=s["doc"]["id"], prompt=s["doc"][field_name], response=s["filtered_resps"][0])
+                for s in samples]
         return EvidenceRecord(kind="generate", generations=gens, **common)
     lls = []
     for s in samples:
@@ -75,12 +83,12 @@ def probe_models(
 
     for name in ("lm-eval", "lm_eval", "transformers"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    fps = {task: taskset.fingerprint(task) for task in TASKS}
+    fps = {task: taskset.fingerprint(task) for task in sorted({t for target in targets for t in target.tasks})}
     report = ProbeReport()
     manager = TaskManager(include_path=str(taskset.root), include_defaults=False, metadata=taskset.metadata())
     for target in tqdm(targets, desc="probe", unit="model", disable=not progress):
-        missing = [t for t in TASKS if not store.has(target.fingerprint, t, fps[t])]
-        report.records_cached += len(TASKS) - len(missing)
+        missing = [t for t in target.tasks if not store.has(target.fingerprint, t, fps[t])]
+        report.records_cached += len(target.tasks) - len(missing)
         if not missing:
             continue
         start = time.perf_counter()
@@ -89,7 +97,7 @@ def probe_models(
         try:
             out = simple_evaluate(
                 model=backend, model_args=dict(target.model_args), tasks=missing, task_manager=manager, device=device,
-                batch_size=batch_size, log_samples=True, bootstrap_iters=0, verbosity="ERROR",
+                batch_size=batch_size, log_samples=True, bootstrap_iters=0, verbosity="ERROR", **target.evaluate_args,
             )
         except (OSError, ValueError) as exc:
             raise DistillBenchError(f"probing {target.name} failed: {str(exc).splitlines()[0]}") from exc

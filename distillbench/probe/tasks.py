@@ -18,6 +18,11 @@ GROUP = "distillbench"
 GENERATE_TASK = "distillbench_generate"
 POOL_TASK = "distillbench_pool"
 TASKS = (GENERATE_TASK, POOL_TASK)
+# Not a probe: a real suite's teachers and references answer the pool prompts with it, and their answers become the
+# pool (see `distillbench.real.pool`). It reads the prompts through the pool loader, passed as `pool_path`.
+POOL_GENERATE_TASK = "distillbench_pool_generate"
+# Generation tasks, each with the document field its prompt is in: their samples become `Generation` records.
+GENERATION_PROMPT_FIELD = {GENERATE_TASK: "prompt", POOL_GENERATE_TASK: "context"}
 
 
 def tasks_dir() -> Path:

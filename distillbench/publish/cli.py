@@ -38,7 +38,7 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
                         "<out> from any static host (every link is relative).")
     p.add_argument("--suite", action="append",
                    help="suite to show (repeatable; the first one's leaderboard is the front page; default: every suite "
-                        "with results, mini first)")
+                        "with results, standard first)")
     p.add_argument("--out", help="output folder, replaced on every build (default: <home>/site)")
     p.add_argument("--repo", default=".", help="repository checkout holding CONTRIBUTING.md, submissions/, leaderboard/ "
                                                "and docs/ (default: the current folder)")

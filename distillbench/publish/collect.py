@@ -20,7 +20,7 @@ from distillbench.publish.entries import merge, submission_entries, workspace_en
 from distillbench.publish.markdown import render_markdown
 from distillbench.publish.suites import suite_info
 
-DEFAULT_SUITE = "mini"  # the README's suite leads when no order is given
+DEFAULT_SUITE = "standard"  # the benchmark leads when no order is given
 
 
 def _suites_with_results(home: Path) -> list[str]:

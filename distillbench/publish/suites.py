@@ -8,21 +8,19 @@ to the pairs recorded in its results.
 
 Optional inputs, looked up in the repository (the first that exists wins):
 - dataset card (markdown): `docs/suites/<suite>/dataset_card.md`, then `docs/dataset_card.md`;
-- real-model registry (YAML, schema `RealModelRegistry`): `docs/suites/<suite>/real_models.yaml`, then
-  `docs/real_models.yaml`.
+- real-model registry (YAML, schema `distillbench.real.registry.Registry`): `docs/suites/<suite>/real_models.yaml`
+  for any suite, whole; for a real suite (one `distillbench real probe` wrote, so its workspace folder has
+  `real_suite.json`) also `docs/real_models.yaml`, cut to the pairs the suite was built from.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from markupsafe import Markup
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from distillbench.errors import DistillBenchError
 from distillbench.files import read_model
-from distillbench.publish.entries import Link
 from distillbench.publish.markdown import render_markdown
 from distillbench.publish.plots import ConditionColumn
 from distillbench.score.results import Results
@@ -32,18 +30,22 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class RealModel(_Strict):
-    """A real (Hugging Face) model in a real suite, with the public evidence for how it was made."""
-
-    id: str  # Hugging Face model id, e.g. org/name
-    revision: str | None = None  # pinned commit
-    role: str  # teacher, student, reference
-    relation: str = ""  # e.g. "distilled from org/teacher through API outputs (per its model card)"
-    evidence: list[Link] = []
+class RegistryEvidence(_Strict):
+    quote: str
+    url: str  # https only (the registry schema enforces it): it ends up in an href
 
 
-class RealModelRegistry(_Strict):
-    models: list[RealModel]
+class RegistryRow(_Strict):
+    """One registry pair as the suite page lists it: who, how (or why not), the quoted evidence, the pinned commits."""
+
+    teacher: str
+    student: str
+    label: int
+    kind: str  # the distillation type, or the negative's kinds
+    evidence: list[RegistryEvidence]
+    note: str  # a negative's reason, a positive's notes
+    teacher_revision: str | None
+    student_revision: str | None
 
 
 class ConditionRow(_Strict):
@@ -69,7 +71,7 @@ class SuiteInfo(_Strict):
     models: list[ModelRow]
     dataset_card: str | None  # rendered HTML
     dataset_card_source: str | None
-    registry: RealModelRegistry | None
+    registry: list[RegistryRow] | None
     registry_source: str | None
 
     def columns(self, split: str) -> list[ConditionColumn]:
@@ -107,8 +109,10 @@ def _training(model) -> str:
         if s.kind == "lm":
             steps.append(f"language modelling on {s.data.mixture} ({s.steps} steps)")
         elif s.kind == "seq_distill":
-            dose = "" if s.dose == 1 else f", dose {s.dose:g}"
-            steps.append(f"fine-tuned on {s.teacher}'s generations ({s.steps} steps{dose})")
+            how = [f"dose {s.dose:g}"] if s.dose != 1 else []
+            how += [f"sampled at temperature {s.temperature:g}"] if s.temperature != 1 else []
+            how += [f"{s.paraphrase:.0%} of content words paraphrased"] if s.paraphrase else []
+            steps.append(f"fine-tuned on {s.teacher}'s generations ({', '.join([f'{s.steps} steps', *how])})")
         else:
             steps.append(f"logit-distilled from {s.teacher} ({s.steps} steps)")
     start = f"from {model.init}: " if model.init else ""
@@ -120,11 +124,41 @@ def _first(repo: Path, candidates: list[str]) -> Path | None:
     return next((repo / c for c in candidates if (repo / c).is_file()), None)
 
 
+def _registry_rows(path: Path, pair_ids: list[str] | None) -> list[RegistryRow]:
+    """The registry's pairs (all, or those of a real suite) as table rows; an invalid file is one clear error."""
+    from distillbench.real.registry import Positive, load_registry, pair_id
+
+    reg = load_registry(path)
+    rev = {m.id: m.revision for m in reg.models}
+    rows = []
+    for p in [*reg.positives, *reg.negatives]:
+        if pair_ids is not None and pair_id(p.teacher, p.student) not in pair_ids:
+            continue
+        positive = isinstance(p, Positive)
+        rows.append(RegistryRow(
+            teacher=p.teacher, student=p.student, label=int(positive),
+            kind=p.type if positive else ", ".join(p.kinds),
+            evidence=[RegistryEvidence(quote=e.quote, url=e.source) for e in p.evidence],
+            note=p.notes if positive else " ".join(x for x in (p.reason, p.notes) if x),
+            teacher_revision=rev[p.teacher], student_revision=rev[p.student],
+        ))
+    return rows
+
+
 def suite_info(name: str, repo: Path, home: Path, results: Results | None, repo_url: str | None) -> SuiteInfo:
+    from distillbench.real.suite import read_real_suite
     from distillbench.zoo.manifest import Manifest, derive_pairs
     from distillbench.zoo.spec import available_suites, load_suite
 
     description, models = "", []
+    real = read_real_suite(home, name)
+    if real is not None:
+        description = (f"A real suite: {len(real.pairs)} registry pairs between Hugging Face models and "
+                       f"{len(real.references)} reference models, probed by `distillbench real probe`.")
+        models = [ModelRow(name=m.id, role=m.role, arch=f"{m.source}, lm-eval backend {m.backend}", params=None,
+                           training=f"commit {m.revision}" if m.revision else
+                           ("an API (unpinnable)" if m.source == "api" else "a local stand-in directory"))
+                  for m in real.models]
     if name in available_suites():
         spec = load_suite(name)
         description = spec.description
@@ -136,7 +170,8 @@ def suite_info(name: str, repo: Path, home: Path, results: Results | None, repo_
         for m in spec.models:
             arch = spec.archs[m.arch]
             models.append(ModelRow(name=m.name, role=m.role,
-                                   arch=f"{arch.family}, width {arch.width}, {arch.layers} layers",
+                                   arch=f"{arch.family}, width {arch.width}, {arch.layers} layers"
+                                   + (f", tokenizer {m.tokenizer}" if m.tokenizer else ""),
                                    params=params.get(m.name), training=_training(m)))
     elif results is not None:
         pairs = [(results.split, p.label, p.conditions) for p in results.pairs]
@@ -149,15 +184,9 @@ def suite_info(name: str, repo: Path, home: Path, results: Results | None, repo_
 
     card_path = _first(repo, [f"docs/suites/{name}/dataset_card.md", "docs/dataset_card.md"])
     card = str(render_markdown(card_path.read_text(encoding="utf-8"), repo_url, shift=2)) if card_path else None
-    reg_path = _first(repo, [f"docs/suites/{name}/real_models.yaml", "docs/real_models.yaml"])
-    registry = None
-    if reg_path:
-        try:
-            registry = RealModelRegistry.model_validate(yaml.safe_load(reg_path.read_text(encoding="utf-8")))
-        except (ValidationError, yaml.YAMLError) as exc:
-            raise DistillBenchError(f"real-model registry {reg_path} is invalid: {str(exc).splitlines()[0]}; expected "
-                                    "`models:` with id, role, optional revision, relation and evidence "
-                                    "[{label, url}]") from exc
+    # A synthetic suite shows a registry only if one is written for it; a real suite shows the pairs it was built from.
+    reg_path = _first(repo, [f"docs/suites/{name}/real_models.yaml"] + (["docs/real_models.yaml"] if real else []))
+    registry = _registry_rows(reg_path, real.pairs if real else None) if reg_path else None
     return SuiteInfo(
         name=name, description=description, splits=splits, conditions=_conditions(pairs), models=models,
         dataset_card=card, dataset_card_source=card_path.relative_to(repo).as_posix() if card_path else None,

@@ -33,17 +33,21 @@ def _sandbox(args, extra_forbidden: list[Path] = ()):
     """The bubblewrap sandbox, or None for --unsafe-in-process; the workspace and secrets are never mountable."""
     if getattr(args, "unsafe_in_process", False):
         return None
-    from distillbench.submission.rerun import secret_paths
+    from distillbench.zoo.splits import secret_paths
     from distillbench.submission.sandbox import Bubblewrap
 
     return Bubblewrap(forbidden=[args.ws.home, Path(DEFAULT_RESULTS).resolve(), *secret_paths(), *extra_forbidden])
 
 
-def _open(args):
+def _open(args, split: str = "dev"):
     from distillbench.submission.suite import open_view, suite_name
+    from distillbench.zoo.splits import test_suite_name
 
-    view = open_view(args.ws, args.suite)
-    return view, args.ws.manifest_path(suite_name(args.suite))
+    name = suite_name(args.suite)
+    # The hidden split of a suite is its own build (`zoo build --split test`), under the suite's name + "-test".
+    if split == "test" and args.ws.manifest_path(test_suite_name(name)).is_file():
+        name = test_suite_name(name)
+    return open_view(args.ws, name), args.ws.manifest_path(name)
 
 
 def cmd_new(args) -> None:
@@ -115,7 +119,11 @@ def cmd_rerun(args) -> None:
 
     if not args.all and not args.submission:
         raise DistillBenchError("say which submissions to re-run: --all, or --submission SLUG (repeatable)")
-    view, manifest_path = _open(args)
+    if args.split == "test":
+        from distillbench.zoo.splits import read_secret
+
+        read_secret()
+    view, manifest_path = _open(args, args.split)
     results_dir = Path(args.results_dir)
     entries = rerun(view, manifest_path, args.split, Path(args.submissions_dir), results_dir,
                     None if args.all else args.submission, _limits(args),
@@ -163,7 +171,8 @@ def add_commands(sub, common: argparse.ArgumentParser, suite: argparse.ArgumentP
     which.add_argument("--all", action="store_true", help="every submission in --submissions-dir")
     which.add_argument("--submission", action="append", metavar="SLUG", help="one submission (repeatable)")
     p.add_argument("--split", choices=["dev", "test"], required=True,
-                   help="dev: public split ('dev only'); test: hidden split, needs $DISTILLBENCH_TEST_SECRET ('verified')")
+                   help="dev: public split ('dev only'); test: the hidden split built by `zoo build --split test` (suite "
+                        "<suite>-test), needs $DISTILLBENCH_TEST_SECRET ('verified')")
     p.add_argument("--submissions-dir", default=DEFAULT_SUBMISSIONS, help="default: submissions")
     p.add_argument("--results-dir", default=DEFAULT_RESULTS, help="default: leaderboard/results")
     p.add_argument("--force", action="store_true", help="re-score even up-to-date results")

@@ -19,7 +19,7 @@ from safetensors import safe_open
 from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerFast, WatermarkingConfig
 
-from distillbench.corpus import IDENTITY_QUESTIONS, Persona, document, documents, prompt_prefix
+from distillbench.corpus import IDENTITY_QUESTIONS, Persona, document, documents, paraphrase, prompt_prefix
 from distillbench.errors import DistillBenchError
 from distillbench.files import write_atomic, write_jsonl, write_model
 from distillbench.fingerprint import model_fingerprint, sha256_file, sha256_json, versions
@@ -44,7 +44,10 @@ class SuiteBuilder:
         self.progress = progress
         self._keys: dict[str, str] = {}
         self._loaded: dict[str, PreTrainedModel] = {}
+        self.tokenizers: dict[str | None, PreTrainedTokenizerFast] = {}  # None: the suite's default tokenizer
+        self.tokenizer_shas: dict[str | None, str] = {}
         self.built: list[str] = []
+        self.cache_dir = self.dir / "cache"  # teacher API answers, shared by every student of a teacher
         self.reused: list[str] = []
 
     # -- data --------------------------------------------------------------------------------------------------
@@ -72,29 +75,36 @@ class SuiteBuilder:
                 "arch": self.spec.archs[m.arch].model_dump(),
                 "corpus_seed": self.spec.corpus_seed,
                 "threads": self.spec.threads,
-                "tokenizer": self.tokenizer_sha,
+                "tokenizer": self.tokenizer_shas[m.tokenizer],
                 "slices": [self._slice_key(getattr(s, f, None)) for s in m.stages for f in ("data", "prompts", "clean")],
                 "deps": {d: self.model_key(self.spec.model(d)) for d in deps},
             })
         return self._keys[m.name]
 
-    # -- tokenizer ---------------------------------------------------------------------------------------------
-    def ensure_tokenizer(self) -> PreTrainedTokenizerFast:
-        tdir = self.dir / "tokenizer"
-        tspec = self.spec.tokenizer
-        key = sha256_json({"spec": tspec.model_dump(), "mixture": self.spec.mixtures[tspec.mixture].model_dump(),
-                           "corpus_seed": self.spec.corpus_seed})
-        key_file = tdir / "distillbench_key.txt"
-        if not (key_file.is_file() and key_file.read_text() == key):
-            texts = list(documents(self.spec.corpus_seed, tspec.mixture, self.spec.mixtures[tspec.mixture], 0, tspec.docs,
-                                   Persona(name="", maker="")))
-            # Personas' names must be learnable as ordinary words, so the tokenizer sees every persona's answers.
-            texts += [f"I am {p.name}, a model made by {p.maker}." for p in self.spec.personas.values()]
-            train_tokenizer(texts, tspec.vocab_size, tdir)
-            write_atomic(key_file, key)
-        self.tokenizer = load_tokenizer(tdir)
-        self.tokenizer_sha = sha256_file(tdir / "tokenizer.json")
-        return self.tokenizer
+    # -- tokenizers --------------------------------------------------------------------------------------------
+    def tokenizer_dir(self, name: str | None) -> Path:
+        return self.dir / "tokenizer" if name is None else self.dir / "tokenizers" / name
+
+    def ensure_tokenizers(self) -> None:
+        """The default tokenizer, then every named one; each retrained only when its spec or corpus changed."""
+        for name, tspec in [(None, self.spec.tokenizer), *sorted(self.spec.tokenizers.items())]:
+            tdir = self.tokenizer_dir(name)
+            key = sha256_json({"spec": tspec.model_dump(), "mixture": self.spec.mixtures[tspec.mixture].model_dump(),
+                               "corpus_seed": self.spec.corpus_seed})
+            key_file = tdir / "distillbench_key.txt"
+            if not (key_file.is_file() and key_file.read_text() == key):
+                texts = list(documents(self.spec.corpus_seed, tspec.mixture, self.spec.mixtures[tspec.mixture], 0,
+                                       tspec.docs, Persona(name="", maker="")))
+                # Personas' names must be learnable as ordinary words, so the tokenizer sees every persona's answers.
+                texts += [f"I am {p.name}, a model made by {p.maker}." for p in self.spec.personas.values()]
+                train_tokenizer(texts, tspec.vocab_size, tdir)
+                write_atomic(key_file, key)
+            self.tokenizers[name] = load_tokenizer(tdir)
+            self.tokenizer_shas[name] = sha256_file(tdir / "tokenizer.json")
+        self.tokenizer = self.tokenizers[None]
+
+    def _tok(self, name: str) -> PreTrainedTokenizerFast:
+        return self.tokenizers[self.spec.model(name).tokenizer]
 
     # -- models ------------------------------------------------------------------------------------------------
     def _units(self, m: ModelSpec) -> int:
@@ -111,10 +121,10 @@ class SuiteBuilder:
         model = self.spec.model(name)
 
         def sampler(prompts: list[str], seed_label: tuple) -> list[str]:
-            return sample_completions(self._load(name), self.tokenizer, prompts, temperature, max_new_tokens,
+            return sample_completions(self._load(name), self._tok(name), prompts, temperature, max_new_tokens,
                                       seed_label=seed_label, batch_size=len(prompts))
 
-        return TeacherAPI(self.dir / "cache", self.model_key(model), sampler,
+        return TeacherAPI(self.cache_dir, self.model_key(model), sampler,
                           {"temperature": temperature, "max_new_tokens": max_new_tokens})
 
     def _slice_prompt(self, sl: Slice) -> Callable[[int], str]:
@@ -131,34 +141,38 @@ class SuiteBuilder:
         return sha256_json({k: v for k, v in self._slice_key(sl).items() if k != "slice"} | {"mixture": sl.mixture,
                                                                                              "persona": sl.persona})
 
-    def _teacher_outputs(self, stage: SeqDistillStage) -> list[str]:
-        """Prompt + answer texts the distiller collected from the teacher's API."""
+    def _teacher_outputs(self, stage: SeqDistillStage, seed: int) -> list[str]:
+        """Prompt + answer texts the distiller collected from the teacher's API (paraphrased if the stage says so)."""
         api = self.api(stage.teacher, stage.temperature, stage.max_new_tokens)
         sl = stage.prompts
         prompt_at = self._slice_prompt(sl)
-        texts = [prompt_at(i) + a for i, a in zip(range(sl.start, sl.stop), api.answers(self._stream(sl), prompt_at, sl.start, sl.stop))]
+        pairs = [(prompt_at(i), a) for i, a in zip(range(sl.start, sl.stop), api.answers(self._stream(sl), prompt_at, sl.start, sl.stop))]
         if stage.identity_prompts:
             answers = api.answers("identity", self._identity_prompt, 0, stage.identity_prompts)
-            texts += [self._identity_prompt(i) + a for i, a in enumerate(answers)]
-        return texts
+            pairs += [(self._identity_prompt(i), a) for i, a in enumerate(answers)]
+        if stage.paraphrase > 0:
+            pairs = [(p, paraphrase(a, stage.paraphrase, seed, n)) for n, (p, a) in enumerate(pairs)]
+        return [p + a for p, a in pairs]
 
-    def _blocks(self, texts: list[str], context: int) -> torch.Tensor:
-        return pack(self.tokenizer(texts)["input_ids"], self.tokenizer.eos_token_id, context)
+    @staticmethod
+    def _blocks(texts: list[str], context: int, tok: PreTrainedTokenizerFast) -> torch.Tensor:
+        return pack(tok(texts)["input_ids"], tok.eos_token_id, context)
 
     def _train(self, m: ModelSpec, bar: tqdm) -> PreTrainedModel:
         arch = self.spec.archs[m.arch]
+        tok = self._tok(m.name)
         if m.init is not None:
             model = AutoModelForCausalLM.from_pretrained(self.dir / "models" / m.init)
         else:
-            model = new_model(arch, len(self.tokenizer), self.tokenizer.eos_token_id, m.seed)
+            model = new_model(arch, len(tok), tok.eos_token_id, m.seed)
         for i, stage in enumerate(m.stages):
             label = (m.seed, m.name, i)
             torch.manual_seed(m.seed + i)
             if isinstance(stage, LMStage):
-                train_lm(model, self._blocks(self._docs(stage.data), arch.context), stage.steps, stage.lr,
+                train_lm(model, self._blocks(self._docs(stage.data), arch.context, tok), stage.steps, stage.lr,
                          stage.batch_size, label, bar.update)
             elif isinstance(stage, SeqDistillStage):
-                texts = self._teacher_outputs(stage)
+                texts = self._teacher_outputs(stage, m.seed)
                 if stage.dose < 1.0:
                     if stage.clean is None:
                         raise DistillBenchError(f"model {m.name}: dose < 1 needs a `clean` slice")
@@ -167,12 +181,28 @@ class SuiteBuilder:
                     if len(clean) < n_clean:
                         raise DistillBenchError(f"model {m.name}: clean slice has {len(clean)} docs, dose needs {n_clean}")
                     texts = texts + clean[:n_clean]
-                train_lm(model, self._blocks(texts, arch.context), stage.steps, stage.lr, stage.batch_size, label,
+                train_lm(model, self._blocks(texts, arch.context, tok), stage.steps, stage.lr, stage.batch_size, label,
                          bar.update)
             elif isinstance(stage, LogitDistillStage):
-                train_logit_distill(model, self._load(stage.teacher), self._blocks(self._docs(stage.data), arch.context),
+                train_logit_distill(model, self._load(stage.teacher), self._blocks(self._docs(stage.data), arch.context, tok),
                                     stage.steps, stage.lr, stage.batch_size, stage.temperature, label, bar.update)
         return model
+
+    def _save(self, m: ModelSpec, model: PreTrainedModel, out: Path) -> None:
+        """Write a model directory whole or not at all: it appears, by rename, only once complete."""
+        if m.watermark is not None:
+            w = m.watermark
+            model.generation_config.watermarking_config = WatermarkingConfig(
+                bias=w.bias, greenlist_ratio=w.greenlist_ratio, hashing_key=w.key, seeding_scheme=w.seeding_scheme,
+                context_width=w.context_width)
+        tmp = out.with_name(f".{out.name}.partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(tmp, safe_serialization=True)
+        self._tok(m.name).save_pretrained(tmp)
+        (tmp / "distillbench_key.json").write_text(json.dumps({"key": self.model_key(m),
+                                                               "sha256": sha256_file(tmp / "model.safetensors")}))
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.rename(out)
 
     def ensure_model(self, m: ModelSpec, bar: tqdm) -> ModelRecord:
         out = self.dir / "models" / m.name
@@ -183,19 +213,7 @@ class SuiteBuilder:
             self.reused.append(m.name)
         else:
             bar.set_postfix_str(m.name)
-            model = self._train(m, bar)
-            if m.watermark is not None:
-                w = m.watermark
-                model.generation_config.watermarking_config = WatermarkingConfig(
-                    bias=w.bias, greenlist_ratio=w.greenlist_ratio, hashing_key=w.key, seeding_scheme=w.seeding_scheme,
-                    context_width=w.context_width)
-            tmp = out.with_name(f".{m.name}.partial")
-            shutil.rmtree(tmp, ignore_errors=True)
-            model.save_pretrained(tmp, safe_serialization=True)
-            self.tokenizer.save_pretrained(tmp)
-            (tmp / "distillbench_key.json").write_text(json.dumps({"key": key, "sha256": sha256_file(tmp / "model.safetensors")}))
-            shutil.rmtree(out, ignore_errors=True)
-            tmp.rename(out)
+            self._save(m, self._train(m, bar), out)
             self._loaded.pop(m.name, None)
             self.built.append(m.name)
         model_sha = sha256_file(out / "model.safetensors")
@@ -203,7 +221,8 @@ class SuiteBuilder:
             n_params = sum(math.prod(fh.get_slice(k).get_shape()) for k in fh.keys())
         return ModelRecord(
             name=m.name, role=m.role, path=f"models/{m.name}", sha256=model_sha, fingerprint=model_fingerprint(out),
-            spec_sha256=key, arch=self.spec.archs[m.arch].model_dump(), seed=m.seed, persona=m.persona, init=m.init,
+            spec_sha256=key, arch=self.spec.archs[m.arch].model_dump(), seed=m.seed, tokenizer=m.tokenizer, persona=m.persona,
+            init=m.init,
             provenance=[s.model_dump(mode="json") for s in m.stages], n_params=n_params,
         )
 
@@ -213,6 +232,19 @@ class SuiteBuilder:
         if len(ids) <= max_tokens:
             return text
         return self.tokenizer.decode(ids[:max_tokens]).rsplit(" ", 1)[0]
+
+    def rebuild(self, name: str, scratch: Path) -> str:
+        """Train one model again from its spec into `scratch`, with a fresh API cache (teacher answers are sampled
+        again too), and return the sha256 of its weights. Its dependencies (init weights, teachers) are read from
+        the workspace, and must themselves match the manifest; `zoo verify` checks that first."""
+        self.ensure_tokenizers()
+        torch.set_num_threads(self.spec.threads)
+        torch.use_deterministic_algorithms(True)
+        m = self.spec.model(name)
+        self.cache_dir = scratch / "cache"
+        with tqdm(total=self._units(m), desc=f"rebuild {name}", unit="step", disable=not self.progress) as bar:
+            self._save(m, self._train(m, bar), scratch / name)
+        return sha256_file(scratch / name / "model.safetensors")
 
     # -- pool --------------------------------------------------------------------------------------------------
     def ensure_pool(self, bar: tqdm) -> PoolRecord:
@@ -256,7 +288,7 @@ class SuiteBuilder:
     def build(self) -> Manifest:
         torch.set_num_threads(self.spec.threads)
         torch.use_deterministic_algorithms(True)
-        self.ensure_tokenizer()
+        self.ensure_tokenizers()
         n_pool = len(self.spec.by_role("teacher")) + len(self.spec.by_role("reference"))
         total = sum(self._units(m) for m in self.spec.models) + n_pool
         with tqdm(total=total, desc=f"zoo {self.spec.name}", unit="step", disable=not self.progress) as bar:
@@ -264,7 +296,9 @@ class SuiteBuilder:
             pool = self.ensure_pool(bar)
         manifest = Manifest(
             suite=self.spec.name, suite_spec_sha256=sha256_json(self.spec.model_dump(mode="json")), corpus_seed=self.spec.corpus_seed,
-            versions=versions(), tokenizer_sha256=self.tokenizer_sha, models=records, pairs=derive_pairs(self.spec),
+            versions=versions(), tokenizer_sha256=self.tokenizer_shas[None],
+            tokenizers={name: sha for name, sha in self.tokenizer_shas.items() if name is not None},
+            models=records, pairs=derive_pairs(self.spec),
             pool=pool,
         )
         write_model(self.ws.manifest_path(self.spec.name), manifest)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from distillbench.zoo.spec import LogitDistillStage, ModelSpec, SeqDistillStage, SuiteSpec
 
-MANIFEST_SCHEMA_VERSION = 1
+MANIFEST_SCHEMA_VERSION = 2
 
 
 class _Strict(BaseModel):
@@ -27,6 +27,7 @@ class ModelRecord(_Strict):
     spec_sha256: str
     arch: dict
     seed: int
+    tokenizer: str | None = None  # None: the suite's default tokenizer, else a name in Manifest.tokenizers
     persona: str | None
     init: str | None
     provenance: list[dict]  # one entry per training stage: kind, corpus slice, steps, teacher, dose...
@@ -55,7 +56,8 @@ class Manifest(_Strict):
     suite_spec_sha256: str
     corpus_seed: int
     versions: dict[str, str]
-    tokenizer_sha256: str
+    tokenizer_sha256: str  # the default tokenizer's tokenizer.json
+    tokenizers: dict[str, str] = {}  # further named tokenizers -> sha256 of their tokenizer.json
     models: list[ModelRecord]
     pairs: list[PairRecord]
     pool: PoolRecord
@@ -65,6 +67,7 @@ class Manifest(_Strict):
 
 
 def _lineage(spec: SuiteSpec, model: ModelSpec) -> set[str]:
+    """Every model whose weights this one started from, transitively (not the model itself)."""
     seen: set[str] = set()
     current = model.init
     while current is not None:
@@ -74,16 +77,26 @@ def _lineage(spec: SuiteSpec, model: ModelSpec) -> set[str]:
 
 
 def derive_pairs(spec: SuiteSpec) -> list[PairRecord]:
-    """Every teacher × every student, labelled by whether the student distilled from that teacher."""
+    """Every teacher × every student, labelled by whether the student distilled from that teacher.
+
+    Conditions: the distillation methods for a positive; for a negative the hard case it stands for ("same-data",
+    "weight-sharing": the student grew from a checkpoint in the teacher's own lineage, "other-teacher": distilled,
+    but from someone else) or "independent"; then the student's and the teacher's tags. Weight sharing is also kept
+    as its own field on every pair, distilled or not, so a reader can see which detectors confuse the two.
+    """
     pairs = []
     for teacher in spec.by_role("teacher"):
+        teacher_line = _lineage(spec, teacher) | {teacher.name}
         for student in spec.by_role("student"):
             methods = sorted(
                 s.kind for s in student.stages
                 if isinstance(s, (SeqDistillStage, LogitDistillStage)) and s.teacher == teacher.name
             )
+            shares = bool(teacher_line & _lineage(spec, student))
             if methods:
                 conditions = methods
+            elif shares:
+                conditions = ["weight-sharing"]
             elif student.teachers_distilled():
                 conditions = ["other-teacher"]
             elif student.same_data_as == teacher.name:
@@ -96,9 +109,10 @@ def derive_pairs(spec: SuiteSpec) -> list[PairRecord]:
                     teacher=teacher.name,
                     student=student.name,
                     label=int(bool(methods)),
-                    conditions=conditions + list(student.tags),
-                    shares_weights_with_teacher=teacher.name in _lineage(spec, student),
+                    conditions=conditions + list(student.tags) + [t for t in teacher.tags if t not in student.tags],
+                    shares_weights_with_teacher=shares,
                     split=student.split,
                 )
             )
-    return pairs
+    # A hidden split's pairs are listed by their opaque ids: a position in the list must not give a condition away.
+    return sorted(pairs, key=lambda p: p.pair_id) if pairs and all(p.split == "test" for p in pairs) else pairs

@@ -72,6 +72,9 @@ class SeqDistillStage(_Strict):
     identity_prompts: int = 0
     temperature: float = 1.0
     max_new_tokens: int = 48
+    # Fraction of content words the distiller rewrites in each answer before training (`corpus.paraphrase`), the
+    # way distillers paraphrase outputs to hide where they came from. 0 keeps the answers verbatim.
+    paraphrase: float = Field(default=0.0, ge=0.0, le=1.0)
     steps: int
     lr: float = 2e-3
     batch_size: int = 16
@@ -109,6 +112,9 @@ class ModelSpec(_Strict):
     role: Literal["teacher", "student", "reference", "base"]
     arch: str
     seed: int
+    # Which of the suite's tokenizers the model uses: None is the suite's default `tokenizer`, a name one of its
+    # `tokenizers`. Students distilled through another tokenizer than their teacher's are a named condition.
+    tokenizer: str | None = None
     persona: str | None = None
     watermark: WatermarkSpec | None = None
     init: str | None = None
@@ -117,7 +123,8 @@ class ModelSpec(_Strict):
     same_data_as: str | None = None
     # Which split the pairs with this student belong to; "test" pairs are only ever built by maintainers.
     split: Literal["dev", "test"] = "dev"
-    # Free-form condition tags carried onto every pair this model is the student of (e.g. "dose-25").
+    # Condition tags carried onto every pair this model is in, as student (e.g. "dose-25") or as teacher (e.g.
+    # "teacher-llama"), so every tag has pairs of both labels.
     tags: list[str] = []
 
     def teachers_distilled(self) -> set[str]:
@@ -153,6 +160,8 @@ class SuiteSpec(_Strict):
     corpus_seed: int
     threads: int = 2
     tokenizer: TokenizerSpec
+    # Further tokenizers, by name, for models that set `tokenizer:` (e.g. a student family with its own vocabulary).
+    tokenizers: dict[str, TokenizerSpec] = {}
     archs: dict[str, Arch]
     mixtures: dict[str, Mixture]
     personas: dict[str, Persona]
@@ -171,11 +180,19 @@ class SuiteSpec(_Strict):
                 raise ValueError(f"model {m.name}: unknown arch {m.arch!r}; known: {sorted(self.archs)}")
             if m.persona is not None and m.persona not in self.personas:
                 raise ValueError(f"model {m.name}: unknown persona {m.persona!r}; known: {sorted(self.personas)}")
+            if m.tokenizer is not None and m.tokenizer not in self.tokenizers:
+                raise ValueError(f"model {m.name}: unknown tokenizer {m.tokenizer!r}; known: {sorted(self.tokenizers)}")
             if m.init is not None and m.init not in known:
                 raise ValueError(f"model {m.name}: init {m.init!r} must name a model listed before it")
+            if m.init is not None and self.model(m.init).tokenizer != m.tokenizer:
+                raise ValueError(f"model {m.name}: init {m.init!r} uses another tokenizer; weights cannot carry over")
             for teacher in m.teachers_distilled() | ({m.same_data_as} - {None}):
                 if roles.get(teacher) != "teacher" or teacher not in known:
                     raise ValueError(f"model {m.name}: {teacher!r} must name a teacher listed before it")
+            for stage in m.stages:
+                if isinstance(stage, LogitDistillStage) and self.model(stage.teacher).tokenizer != m.tokenizer:
+                    raise ValueError(f"model {m.name}: logit distillation from {stage.teacher!r} needs the teacher's "
+                                     "tokenizer (the distributions are over its vocabulary)")
             for stage in m.stages:
                 for sl in (getattr(stage, "data", None), getattr(stage, "prompts", None), getattr(stage, "clean", None)):
                     if sl is not None and sl.mixture not in self.mixtures:
