@@ -7,8 +7,9 @@ what the `lm_eval` CLI computes for the same model and tasks, on any backend lm-
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -92,17 +93,17 @@ def probe_models(
         if not missing:
             continue
         start = time.perf_counter()
-        # lm-eval draws a progress bar per request type; ours (one tick per model) is the one worth reading.
-        os.environ["TQDM_DISABLE"] = "1"
+        # lm-eval draws progress bars per request type on stderr; ours (one tick per model) is the one worth reading.
+        # tqdm reads TQDM_DISABLE once, at import, so only redirecting works; our bar keeps the real stderr.
         try:
-            out = simple_evaluate(
-                model=backend, model_args=dict(target.model_args), tasks=missing, task_manager=manager, device=device,
-                batch_size=batch_size, log_samples=True, bootstrap_iters=0, verbosity="ERROR", **target.evaluate_args,
-            )
+            with contextlib.redirect_stderr(io.StringIO()):
+                out = simple_evaluate(
+                    model=backend, model_args=dict(target.model_args), tasks=missing, task_manager=manager,
+                    device=device, batch_size=batch_size, log_samples=True, bootstrap_iters=0, verbosity="ERROR",
+                    **target.evaluate_args,
+                )
         except (OSError, ValueError) as exc:
             raise DistillBenchError(f"probing {target.name} failed: {str(exc).splitlines()[0]}") from exc
-        finally:
-            os.environ.pop("TQDM_DISABLE", None)
         report.model_calls += 1
         for task in missing:
             store.put(_records_from_samples(target, task, fps[task], out["samples"][task], backend))
