@@ -173,6 +173,9 @@ class SuiteBuilder:
                          stage.batch_size, label, bar.update)
             elif isinstance(stage, SeqDistillStage):
                 texts = self._teacher_outputs(stage, m.seed)
+                # Sampling draws on torch's global generator, and whether it runs here depends on what the API cache
+                # already holds (another student may have asked first): re-seed, so training is the same either way.
+                torch.manual_seed(m.seed + i)
                 if stage.dose < 1.0:
                     if stage.clean is None:
                         raise DistillBenchError(f"model {m.name}: dose < 1 needs a `clean` slice")
