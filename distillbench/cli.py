@@ -64,11 +64,14 @@ def cmd_zoo_verify(args) -> None:
         raise DistillBenchError("say which models to rebuild: --model NAME (repeatable) or --all")
     builder = SuiteBuilder(spec, args.ws, progress=not args.no_progress)
     mismatched = []
+    checked: dict[str, bool] = {}  # dependency -> its weights match the manifest (hashed once, however many use it)
     for name in names:
         m = spec.model(name)  # an unknown name fails here, before any work
         for dep in sorted(m.teachers_distilled() | ({m.init} - {None})):
             on_disk = args.ws.suite_dir(spec.name) / manifest.model(dep).path / "model.safetensors"
-            if not on_disk.is_file() or sha256_file(on_disk) != manifest.model(dep).sha256:
+            if dep not in checked:
+                checked[dep] = on_disk.is_file() and sha256_file(on_disk) == manifest.model(dep).sha256
+            if not checked[dep]:
                 raise DistillBenchError(f"{name} depends on {dep}, whose weights in {on_disk.parent} are missing or "
                                         f"differ from the manifest; verify or rebuild {dep} first")
         start = time.perf_counter()

@@ -72,10 +72,8 @@ def bundles_dir() -> Path:
 
 
 def _write_table(path: Path, columns: dict[str, list], schema: pa.Schema) -> None:
-    table = pa.table(columns, schema=schema)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd", compression_level=19)
-    tmp.replace(path)
+    """Into the export's partial folder, which appears under its name only once every file is written."""
+    pq.write_table(pa.table(columns, schema=schema), path, compression="zstd", compression_level=19)
 
 
 def _hidden_code(x: float) -> int:

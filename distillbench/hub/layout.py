@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 from typing import Literal
 
 from distillbench.errors import DistillBenchError
+from distillbench.zoo.splits import TEST_SUFFIX
 
 Kind = Literal["models", "evidence"]
 
@@ -81,7 +82,7 @@ def check_relpath(rel: str, what: str) -> str:
 
 def refuse_hidden_split(suite: str, test_pairs: int = 0) -> None:
     """Hidden test pairs are what makes the `verified` mark mean something: they must never be published."""
-    if suite.endswith("-test"):
+    if suite.endswith(TEST_SUFFIX):
         raise DistillBenchError(f"suite {suite!r} is a hidden test suite (its name ends in '-test'); it is never pushed")
     if test_pairs:
         raise DistillBenchError(f"suite {suite!r} has {test_pairs} pairs in the hidden test split (split: test); "

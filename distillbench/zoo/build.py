@@ -172,10 +172,7 @@ class SuiteBuilder:
                 train_lm(model, self._blocks(self._docs(stage.data), arch.context, tok), stage.steps, stage.lr,
                          stage.batch_size, label, bar.update)
             elif isinstance(stage, SeqDistillStage):
-                texts = self._teacher_outputs(stage, m.seed)
-                # Sampling draws on torch's global generator, and whether it runs here depends on what the API cache
-                # already holds (another student may have asked first): re-seed, so training is the same either way.
-                torch.manual_seed(m.seed + i)
+                texts = self._teacher_outputs(stage, m.seed)  # sampling, if any, leaves torch's RNG as it was
                 if stage.dose < 1.0:
                     if stage.clean is None:
                         raise DistillBenchError(f"model {m.name}: dose < 1 needs a `clean` slice")
@@ -240,9 +237,8 @@ class SuiteBuilder:
         """Train one model again from its spec into `scratch`, with a fresh API cache (teacher answers are sampled
         again too), and return the sha256 of its weights. Its dependencies (init weights, teachers) are read from
         the workspace, and must themselves match the manifest; `zoo verify` checks that first."""
+        self._determinism()
         self.ensure_tokenizers()
-        torch.set_num_threads(self.spec.threads)
-        torch.use_deterministic_algorithms(True)
         m = self.spec.model(name)
         self.cache_dir = scratch / "cache"
         with tqdm(total=self._units(m), desc=f"rebuild {name}", unit="step", disable=not self.progress) as bar:
@@ -288,9 +284,13 @@ class SuiteBuilder:
         return PoolRecord(path=target.name, sha256=sha256_file(target), n_texts=len(target.read_text().splitlines()))
 
     # -- all ---------------------------------------------------------------------------------------------------
-    def build(self) -> Manifest:
+    def _determinism(self) -> None:
+        """Same weights on every run: the suite's fixed thread count and deterministic kernels."""
         torch.set_num_threads(self.spec.threads)
         torch.use_deterministic_algorithms(True)
+
+    def build(self) -> Manifest:
+        self._determinism()
         self.ensure_tokenizers()
         n_pool = len(self.spec.by_role("teacher")) + len(self.spec.by_role("reference"))
         total = sum(self._units(m) for m in self.spec.models) + n_pool

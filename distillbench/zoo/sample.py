@@ -27,25 +27,28 @@ def sample_completions(
     tokenizer.padding_side = "left"
     out: list[str] = []
     model.eval()
-    for b in range(0, len(prompts), batch_size):
-        chunk = prompts[b : b + batch_size]
-        enc = tokenizer(chunk, return_tensors="pt", padding=True)
-        torch.manual_seed(derive_seed("sample", *seed_label, b) % (2**63))
-        with torch.no_grad():
-            gen = model.generate(
-                **enc,
-                do_sample=temperature > 0,
-                temperature=temperature if temperature > 0 else None,
-                top_k=0,
-                top_p=1.0,
-                max_new_tokens=max_new_tokens,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-            )
-        for row in gen[:, enc["input_ids"].shape[1] :]:
-            text = tokenizer.decode(row, skip_special_tokens=False)
-            text = text.split(tokenizer.eos_token)[0].split(DOC_SEPARATOR)[0]
-            out.append(text)
-        if on_batch is not None:
-            on_batch(len(chunk))
+    # Sampling seeds torch's global generator; the fork gives the caller its state back, so whether a student's
+    # stage had to sample (or found the answers in the API cache) cannot change how it then trains.
+    with torch.random.fork_rng(devices=[]):
+        for b in range(0, len(prompts), batch_size):
+            chunk = prompts[b : b + batch_size]
+            enc = tokenizer(chunk, return_tensors="pt", padding=True)
+            torch.manual_seed(derive_seed("sample", *seed_label, b) % (2**63))
+            with torch.no_grad():
+                gen = model.generate(
+                    **enc,
+                    do_sample=temperature > 0,
+                    temperature=temperature if temperature > 0 else None,
+                    top_k=0,
+                    top_p=1.0,
+                    max_new_tokens=max_new_tokens,
+                    pad_token_id=tokenizer.pad_token_id,
+                    eos_token_id=tokenizer.eos_token_id,
+                )
+            for row in gen[:, enc["input_ids"].shape[1] :]:
+                text = tokenizer.decode(row, skip_special_tokens=False)
+                text = text.split(tokenizer.eos_token)[0].split(DOC_SEPARATOR)[0]
+                out.append(text)
+            if on_batch is not None:
+                on_batch(len(chunk))
     return out
