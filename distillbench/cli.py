@@ -6,6 +6,7 @@ Every stage reads and writes files in the workspace (see `distillbench.paths`), 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -42,7 +43,9 @@ def cmd_zoo_build(args) -> None:
 
     _quiet_libraries()
     start = time.perf_counter()
-    manifest, builder = build_suite(_build_spec(args), args.ws, progress=not args.no_progress)
+    spec = _build_spec(args)
+    workers = getattr(args, "workers", 0) or max(1, (os.cpu_count() or 1) // spec.threads)
+    manifest, builder = build_suite(spec, args.ws, progress=not args.no_progress, workers=workers)
     args.suite = manifest.suite  # `run --split test` goes on with the test suite
     print(f"zoo: suite {manifest.suite}: {len(builder.built)} models built, {len(builder.reused)} reused, "
           f"{len(manifest.pairs)} pairs, {time.perf_counter() - start:.1f}s -> {args.ws.manifest_path(manifest.suite)}")
@@ -99,17 +102,29 @@ def cmd_probe(args) -> None:
     from distillbench.evidence.store import EvidenceStore
     from distillbench.probe.runner import ProbeTarget, probe_hidden_states, probe_models
     from distillbench.zoo.build import load_manifest
+    from distillbench.zoo.pools import model_pool_path, write_model_pools
 
     _quiet_libraries()
     manifest = load_manifest(args.ws, args.suite)
     targets = []
+    suite_dir = args.ws.suite_dir(manifest.suite)
+    write_model_pools(suite_dir, manifest)
     for record in manifest.models:
         if record.role == "base":
             continue
-        target = ProbeTarget.local(record.name, args.ws.suite_dir(manifest.suite) / record.path)
+        target = ProbeTarget.local(record.name, suite_dir / record.path,
+                                   pool_path=model_pool_path(suite_dir, manifest, record.name))
         if target.fingerprint != record.fingerprint:
             raise DistillBenchError(f"model {record.name} on disk differs from the manifest; rebuild with `distillbench zoo build --suite {args.suite}`")
         targets.append(target)
+    shard = getattr(args, "shard", None)
+    if shard:
+        try:
+            k, n = (int(x) for x in shard.split("/"))
+            assert 1 <= k <= n
+        except (ValueError, AssertionError):
+            raise DistillBenchError(f"--shard takes K/N with 1 <= K <= N, e.g. 1/2; got {shard!r}") from None
+        targets = targets[k - 1 :: n]
     taskset = _taskset(args, manifest)
     store = EvidenceStore(args.ws.evidence_dir)
     report = probe_models(targets, taskset, store, device=args.device, batch_size=args.batch_size,
@@ -142,9 +157,17 @@ def cmd_detect(args) -> None:
 
 
 def cmd_score(args, only: list[str] | None = None) -> None:
+    """Score every verdicts file present; print the ranked table, the paired matrix, resolution and comparator rows."""
     from distillbench.detect.runner import VerdictFile
     from distillbench.files import read_model, write_model
-    from distillbench.score.results import ranked_table, score
+    from distillbench.score.results import (
+        COMPARATOR_TEXT,
+        comparator_table,
+        comparison_matrix,
+        ranked_table,
+        resolution_lines,
+        score,
+    )
     from distillbench.zoo.build import load_manifest
 
     manifest = load_manifest(args.ws, args.suite)
@@ -154,23 +177,27 @@ def cmd_score(args, only: list[str] | None = None) -> None:
     if not files:
         raise DistillBenchError(f"no verdicts in {vdir}; run `distillbench detect --suite {args.suite}` first")
     verdicts = [read_model(f, VerdictFile, "verdicts file") for f in files]
+    start = time.perf_counter()
     results = score(manifest, args.ws.manifest_path(args.suite), verdicts)
+    seconds = time.perf_counter() - start
     write_model(args.ws.results_path(args.suite), results)
     print(ranked_table(results, only=only))
-    print(f"results: {args.ws.results_path(args.suite)}")
+    print("\nPaired differences (pairs both scored; teacher-clustered jackknife SE, t(G-1)):")
+    print(comparison_matrix(results, only=only))
+    print()
+    print(resolution_lines(results))
+    print("\nComparator:", COMPARATOR_TEXT)
+    print()
+    print(comparator_table(results, only=only))
+    print(f"\nresults: {args.ws.results_path(args.suite)} (scored in {seconds:.1f}s)")
 
 
 def cmd_evaluate(args) -> None:
-    """Detect + score on a suite whose evidence exists (no model is built or probed), then the per-condition table."""
-    from distillbench.score.results import Results, condition_table
-
+    """Detect + score on a suite whose evidence exists (no model is built or probed)."""
     if args.all and args.detector:
         raise DistillBenchError("give either --all or --detector NAME, not both")
     cmd_detect(args)
     cmd_score(args, only=args.detector)
-    results = Results.model_validate_json(args.ws.results_path(args.suite).read_text())
-    print("\nAUROC per condition (positives of a condition vs all negatives, or negatives vs all positives):")
-    print(condition_table(results, only=args.detector))
 
 
 def cmd_evidence_export(args) -> None:
@@ -216,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     probe = argparse.ArgumentParser(add_help=False)
     probe.add_argument("--device", default="cpu", help="torch device for lm-eval's hf backend (default: cpu)")
     probe.add_argument("--batch-size", default="16", help="lm-eval batch size, or 'auto' (default: 16)")
+    workers = argparse.ArgumentParser(add_help=False)
+    workers.add_argument("--workers", type=int, default=0,
+                         help="training processes (default: cores / the suite's thread count). Does not change any "
+                              "model's bytes: each model trains with the suite's fixed thread count wherever it runs")
     detect = argparse.ArgumentParser(add_help=False)
     detect.add_argument("--detector", action="append", help="detector to run (repeatable; default: all registered)")
 
@@ -225,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Stages: zoo build -> probe (lm-eval) -> detect -> score. `run` does all four.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("run", parents=[common, suite, probe, detect], help="build, probe, detect and score a suite; print the ranked table")
+    p = sub.add_parser("run", parents=[common, suite, workers, probe, detect], help="build, probe, detect and score a suite; print the ranked table")
     p.set_defaults(func=cmd_run)
     zoo = sub.add_parser("zoo", help="model zoo commands").add_subparsers(dest="zoo_command", required=True)
     split = argparse.ArgumentParser(add_help=False)
@@ -233,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="dev: the suite as bundled (default); test: its hidden split, drawn from the secret in "
                             "$DISTILLBENCH_TEST_SECRET or the file $DISTILLBENCH_TEST_SECRET_FILE, built as suite "
                             "<suite>-test (maintainers only; see docs/test_split.md)")
-    p = zoo.add_parser("build", parents=[common, suite, split], help="train the suite's models (reusing finished ones) and write its manifest")
+    p = zoo.add_parser("build", parents=[common, suite, workers, split], help="train the suite's models (reusing finished ones) and write its manifest")
     p.set_defaults(func=cmd_zoo_build)
     p = zoo.add_parser("verify", parents=[common, suite, split],
                        help="rebuild models from their specs (teacher answers re-sampled) and compare weight hashes "
@@ -242,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="rebuild every model (as long as a full build)")
     p.set_defaults(func=cmd_zoo_verify)
     p = sub.add_parser("probe", parents=[common, suite, probe], help="run every model once through the lm-eval probe tasks; cached evidence is reused")
+    p.add_argument("--shard", metavar="K/N",
+                   help="probe only every N-th model starting at the K-th (e.g. 1/2 and 2/2 in two processes, or on two "
+                        "machines sharing the workspace); records are per model, so shards never collide")
     p.set_defaults(func=cmd_probe)
     p = sub.add_parser("detect", parents=[common, suite, detect], help="run detectors on every pair's evidence (no labels) and write verdicts")
     p.set_defaults(func=cmd_detect)

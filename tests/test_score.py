@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from distillbench.errors import DistillBenchError
-from distillbench.score.metrics import auroc_score, bootstrap_ci, tpr_at_fpr_score
-from distillbench.score.results import Results
+from distillbench.score.metrics import auroc_score, tpr_at_fpr_score
+from distillbench.score.results import RESULTS_SCHEMA_VERSION, Results
 
 
 def test_auroc_and_tpr_on_known_scores():
@@ -24,49 +24,58 @@ def test_metrics_reject_one_class_or_mismatched_inputs():
         auroc_score(np.array([0, 1]), np.array([0.1]))
 
 
-def test_bootstrap_interval_brackets_the_estimate_and_is_seeded():
+def test_jackknife_interval_brackets_the_estimate():
+    from distillbench.score.jackknife import auroc_leave_one_out, jackknife_ci
+
     rng = np.random.default_rng(3)
-    y = np.array([0] * 30 + [1] * 10)
+    g = np.repeat(np.arange(8), 5)
+    y = np.tile([1, 0, 0, 0, 0], 8)
     s = rng.normal(size=40) + y
-    lo, hi = bootstrap_ci(y, s, auroc_score, 300, seed=0)
-    assert lo < auroc_score(y, s) < hi and (lo, hi) == bootstrap_ci(y, s, auroc_score, 300, seed=0)
+    full, loo = auroc_leave_one_out(y, s, g, 8)
+    lo, hi = jackknife_ci(full, loo)
+    assert full == auroc_score(y, s) and lo < full < hi <= 1.0
 
 
 def test_results_file_is_schema_valid_with_versions_and_hashes(micro_home):
     results = Results.model_validate_json((micro_home / "suites/micro/results.json").read_text())
+    assert results.schema_version == RESULTS_SCHEMA_VERSION
     assert {"lm_eval", "torch", "transformers", "python"} <= set(results.versions)
     assert len(results.manifest_sha256) == 64 and len(results.evidence_sha256) == 64
     names = [d.detector for d in results.detectors]
     assert {"random", "cross_likelihood", "response_similarity"} <= set(names)
     aurocs = [d.overall.auroc for d in results.detectors]
     assert aurocs == sorted(aurocs, reverse=True)
+    # two teachers: two clusters, so no interval and no paired test is stated
+    assert results.intervals == {"method": "teacher-jackknife", "level": 0.95, "clusters": 2}
+    assert all(c.se is None and not c.significant for c in results.comparisons)
+    assert results.resolution.mdd_median is None
     for d in results.detectors:
-        lo, hi = d.overall.auroc_ci
-        assert 0.0 <= lo <= hi <= 1.0
-        assert d.rank_range[0] <= d.rank_range[1]
+        assert d.overall.auroc_ci is None and d.overall.tpr_at_5pct_fpr_ci is None
+        assert 1 <= d.rank_range[0] <= d.rank_range[1] and d.tie_group == 1
+        assert 0.0 <= d.coverage <= 1.0 and d.n_abstained + d.n_failed <= d.overall.n_pairs + d.n_abstained
         assert {"seq_distill", "logit_distill", "same-data", "other-teacher"} <= set(d.conditions)
+        assert d.conditions["seq_distill"].kind == "positive" and d.conditions["same-data"].kind == "negative"
     random = next(d for d in results.detectors if d.detector == "random")
-    assert random.overall.fpr_at_p05 is not None
+    assert random.overall.fpr_at_p05 is not None and random.calibration.expected_range is not None
+    assert random.coverage == 1.0
+    assert all(set(p.abstained) == set(names) for p in results.pairs)
     with pytest.raises(ValueError):
         Results.model_validate({**json.loads((micro_home / "suites/micro/results.json").read_text()), "extra": 1})
 
 
-def test_clustered_bootstrap_resamples_whole_teachers():
-    y = np.array([1, 0, 0, 1, 0, 0, 1, 0, 0])
-    s = np.array([0.9, 0.1, 0.2, 0.3, 0.4, 0.5, 0.8, 0.2, 0.1])
-    teachers = ["a"] * 3 + ["b"] * 3 + ["c"] * 3
-    lo, hi = bootstrap_ci(y, s, auroc_score, 500, seed=1, clusters=teachers)
-    # Teacher b's positive is ranked below its negatives: some resamples draw b twice and score far lower.
-    assert lo < 0.75 < hi <= 1.0
-    with pytest.raises(DistillBenchError, match="both labels"):
-        bootstrap_ci(np.array([1, 1, 1, 1]), s[:4], auroc_score, 10, seed=0, clusters=["a", "a", "b", "b"])
-
-
-def test_rank_ranges_share_ranks_when_intervals_overlap():
-    from distillbench.score.metrics import rank_ranges
-
-    assert rank_ranges([(0.8, 0.9), (0.7, 0.85), (0.4, 0.6)]) == [(1, 2), (1, 2), (3, 3)]
-    assert rank_ranges([(0.5, 0.5)]) == [(1, 1)]
+def test_paired_comparisons_cover_every_two_detectors(micro_home):
+    results = Results.model_validate_json((micro_home / "suites/micro/results.json").read_text())
+    names = [d.detector for d in results.detectors]
+    comparable = set()  # two detectors are compared where the pairs both scored hold both labels
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            both = [p.label for p in results.pairs if not p.abstained[a] and not p.abstained[b]]
+            if set(both) == {0, 1}:
+                comparable.add(frozenset((a, b)))
+    assert {frozenset((c.a, c.b)) for c in results.comparisons} == comparable and len(comparable) > 1
+    tracks = {d.detector: d.access for d in results.detectors}
+    for c in results.comparisons:
+        assert c.track == (tracks[c.a] if tracks[c.a] == tracks[c.b] else "cross-track")
 
 
 def test_degenerate_scores_are_named():
@@ -77,8 +86,11 @@ def test_degenerate_scores_are_named():
     assert degeneracy(np.array([1.0, 2.0])) is None
 
 
-def test_false_positive_rate_at_alpha():
+def test_false_positive_rate_at_alpha_leaves_out_missing_p_values():
     from distillbench.score.metrics import false_positive_rate_at
 
     y = np.array([0, 0, 0, 0, 1])
     assert false_positive_rate_at(y, np.array([0.01, 0.5, 0.9, 0.2, 0.001])) == 0.25
+    assert false_positive_rate_at(y, np.array([0.01, np.nan, 0.9, np.nan, 0.001])) == 0.5
+    with pytest.raises(DistillBenchError, match="with a p-value"):
+        false_positive_rate_at(y, np.array([np.nan] * 5))

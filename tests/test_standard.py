@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections import defaultdict
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -24,48 +23,6 @@ from distillbench.zoo.spec import load_suite
 from distillbench.zoo.splits import draw_test_spec
 
 REPO = Path(__file__).resolve().parents[1]
-POSITIVE = {"seq_distill", "logit_distill", "dose-100", "dose-25", "dose-5", "laundered", "other-tokenizer",
-            "paraphrase", "temperature"}
-HARD_NEGATIVE = {"same-data", "weight-sharing", "other-teacher"}
-
-
-def _labels_by_condition(pairs) -> dict[str, set[int]]:
-    out: dict[str, set[int]] = defaultdict(set)
-    for p in pairs:
-        for c in p.conditions:
-            out[c].add(p.label)
-    return out
-
-
-def test_standard_suite_has_the_teachers_conditions_and_pairs_the_benchmark_needs():
-    spec = load_suite("standard")
-    teachers = spec.by_role("teacher")
-    assert len(teachers) >= 6
-    assert {spec.archs[t.arch].family for t in teachers} == {"gpt2", "llama"}
-    assert len({spec.archs[t.arch].width for t in teachers}) >= 2
-    assert len({t.persona for t in teachers}) == len(teachers) and None not in {t.persona for t in teachers}
-    assert len({t.stages[-1].data.mixture for t in teachers}) == len(teachers)
-    assert sum(t.watermark is not None for t in teachers) >= 2
-    assert len({t.seed for t in spec.models}) == len(spec.models)
-    assert len(spec.by_role("reference")) >= 8
-
-    pairs = [p for p in derive_pairs(spec) if p.split == "dev"]
-    assert len(pairs) >= 60
-    for teacher in teachers:
-        mine = [p for p in pairs if p.teacher == teacher.name]
-        positive = {c for p in mine if p.label for c in p.conditions}
-        negative = {c for p in mine if not p.label for c in p.conditions}
-        assert POSITIVE <= positive, (teacher.name, POSITIVE - positive)
-        assert HARD_NEGATIVE <= negative, (teacher.name, HARD_NEGATIVE - negative)
-    # Every condition a student or teacher carries as a tag has pairs of both labels; the label-defining ones
-    # (distillation methods, hard-negative kinds) are one-sided by definition and scored against the other side.
-    one_sided = {"seq_distill", "logit_distill", "same-data", "weight-sharing", "other-teacher", "independent",
-                 "clean-finetune"}
-    for cond, labels in _labels_by_condition(pairs).items():
-        assert labels == {0, 1} or cond in one_sided, cond
-    # Weight sharing is its own recorded relation: exactly the checkpoint fine-tunes, never a positive.
-    sharing = [p for p in pairs if p.shares_weights_with_teacher]
-    assert len(sharing) == len(teachers) and all(p.label == 0 and p.conditions[0] == "weight-sharing" for p in sharing)
 
 
 def test_hidden_split_is_the_same_design_drawn_again_from_the_secret():
@@ -82,7 +39,8 @@ def test_hidden_split_is_the_same_design_drawn_again_from_the_secret():
     assert len(keys(test)) == len(keys(dev)) and not set(keys(test)) & set(keys(dev))
     assert [m.persona for m in test.models] != [m.persona for m in dev.models]
     dev_pairs, test_pairs = derive_pairs(dev), derive_pairs(test)
-    shape = lambda ps: sorted((p.label, tuple(p.conditions), p.shares_weights_with_teacher) for p in ps)  # noqa: E731
+    # The same conditions in the same numbers; which other teachers a student meets is drawn again.
+    shape = lambda ps: sorted((p.label, p.conditions[0], p.shares_weights_with_teacher) for p in ps)  # noqa: E731
     assert shape(test_pairs) == shape(dev_pairs)
     # Listed by opaque id, so a position in the list does not give a condition away.
     assert [p.pair_id for p in test_pairs] == sorted(p.pair_id for p in test_pairs)

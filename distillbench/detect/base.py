@@ -2,7 +2,9 @@
 
 A detector is any class with these attributes; it need not inherit from anything. Higher scores mean "more likely
 distilled from this teacher". A p-value, when given, claims: under the null that the student did not learn from
-the teacher, P(score at least this high) <= p; the scorer checks that claim on the negatives.
+the teacher, P(score at least this high) <= p; the scorer checks that claim on the negatives. A detector that has
+no evidence to judge a pair by (e.g. a watermark test when the teacher has no watermark) returns `Verdict.abstain()`:
+the scorer leaves that pair out of its metrics and reports coverage, instead of ranking a placeholder score.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from distillbench.evidence.view import AccessLevel, PairEvidence
 
@@ -19,6 +21,12 @@ class Verdict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     score: float
     p_value: float | None = None
+    abstained: bool = False
+
+    @classmethod
+    def abstain(cls) -> Verdict:
+        """No verdict on this pair: left out of every metric (and counted against coverage), never a tied score."""
+        return cls(score=0.0, p_value=None, abstained=True)
 
     @field_validator("score")
     @classmethod
@@ -33,6 +41,12 @@ class Verdict(BaseModel):
         if v is not None and not (0.0 <= v <= 1.0):
             raise ValueError(f"p_value must lie in [0, 1], got {v}")
         return v
+
+    @model_validator(mode="after")
+    def _abstention_claims_nothing(self) -> Verdict:
+        if self.abstained and self.p_value is not None:
+            raise ValueError(f"an abstaining verdict makes no claim, so it has no p-value; got p_value={self.p_value}")
+        return self
 
 
 # Kinds of student evidence a detector may consume; the query cost of a pair is counted from these.

@@ -29,6 +29,7 @@ class PairVerdict(_Strict):
     score: float | None
     p_value: float | None
     error: str | None = None
+    abstained: bool = False  # Verdict.abstain(): the scorer leaves the pair out and reports coverage
 
 
 class VerdictFile(_Strict):
@@ -54,7 +55,8 @@ def run_detector(name: str, view: EvidenceView, split: str = "dev") -> VerdictFi
         evidence = view.pair(pair, detector.access)
         try:
             v = detector.score(evidence)
-            verdicts.append(PairVerdict(pair_id=evidence.pair_id, score=v.score, p_value=v.p_value))
+            verdicts.append(PairVerdict(pair_id=evidence.pair_id, score=v.score, p_value=v.p_value,
+                                        abstained=v.abstained))
         except Exception as exc:  # a detector's bug (or an invalid Verdict) must not sink the run
             reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             verdicts.append(PairVerdict(pair_id=evidence.pair_id, score=None, p_value=None, error=reason))

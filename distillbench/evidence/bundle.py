@@ -36,6 +36,7 @@ from distillbench.files import read_jsonl, read_model, write_atomic, write_jsonl
 from distillbench.fingerprint import sha256_file, versions
 from distillbench.paths import Workspace
 from distillbench.zoo.manifest import Manifest
+from distillbench.zoo.pools import model_pool_path, write_model_pools
 
 BUNDLE_SCHEMA_VERSION = 1
 TEACHER_FILES = ("generation_config.json", "tokenizer.json")
@@ -104,7 +105,7 @@ def export_bundle(ws: Workspace, suite: str, out: Path, view) -> BundleIndex:  #
     for m in manifest.models:
         if m.role == "base":
             continue
-        for task, fp in view.fps.items():
+        for task, fp in view.fps(m.name).items():
             if not view.store.has(m.fingerprint, task, fp):
                 continue  # teachers have no hidden-state record
             rec = view.store.get(m.fingerprint, task, fp)
@@ -172,14 +173,16 @@ def _records(bundle_dir: Path, index: BundleIndex) -> list[EvidenceRecord]:
     ]
 
 
-def _check_tasks(index: BundleIndex, pool_path: Path) -> None:
+def _check_tasks(index: BundleIndex, suite_dir: Path, manifest: Manifest) -> None:
     """The bundle is only usable with the probe tasks it was made with: detectors look records up by fingerprint."""
     from distillbench.probe.hidden import HIDDEN_TASK, hidden_fingerprint
     from distillbench.probe.tasks import TASKS, TaskSet, tasks_dir
 
-    taskset = TaskSet(root=tasks_dir(), pool_path=pool_path)
-    now = {task: taskset.fingerprint(task) for task in TASKS} | {HIDDEN_TASK: hidden_fingerprint(pool_path)}
-    stale = sorted({r.task for r in index.records if now.get(r.task) != r.task_fingerprint})
+    now: set[tuple[str, str]] = set()
+    for pool_path in {model_pool_path(suite_dir, manifest, m.name) for m in manifest.models if m.role != "base"}:
+        taskset = TaskSet(root=tasks_dir(), pool_path=pool_path)
+        now |= {(task, taskset.fingerprint(task)) for task in TASKS} | {(HIDDEN_TASK, hidden_fingerprint(pool_path))}
+    stale = sorted({r.task for r in index.records if (r.task, r.task_fingerprint) not in now})
     if stale:
         raise DistillBenchError(f"the published evidence of suite {index.suite} was probed with other versions of "
                                 f"{', '.join(stale)} (task files, pool or lm-eval {index.versions.get('lm_eval', '?')}); "
@@ -200,7 +203,8 @@ def install_bundle(bundle_dir: Path, ws: Workspace) -> Manifest:
     write_jsonl(pool_path, pool)
     if sha256_file(pool_path) != manifest.pool.sha256:
         raise DistillBenchError(f"{bundle_dir}/pool.parquet does not rebuild the manifest's pool; the bundle is corrupted")
-    _check_tasks(index, pool_path)
+    write_model_pools(suite_dir, manifest)
+    _check_tasks(index, suite_dir, manifest)
     store = EvidenceStore(ws.evidence_dir)
     for rec, meta in zip(_records(bundle_dir, index), index.records):
         path = store.path(rec.model_fingerprint, rec.task, rec.task_fingerprint)

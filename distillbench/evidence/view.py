@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from enum import Enum
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
@@ -19,6 +20,7 @@ from distillbench.fingerprint import sha256_json
 from distillbench.probe.hidden import HIDDEN_TASK, hidden_fingerprint
 from distillbench.probe.tasks import GENERATE_TASK, POOL_TASK, TaskSet
 from distillbench.zoo.manifest import Manifest, PairRecord
+from distillbench.zoo.pools import model_pool_path
 
 
 class AccessLevel(str, Enum):
@@ -91,18 +93,28 @@ class EvidenceView:
     def __init__(self, manifest: Manifest, taskset: TaskSet, store: EvidenceStore) -> None:
         self.manifest = manifest
         self.store = store
-        self.fps = {GENERATE_TASK: taskset.fingerprint(GENERATE_TASK), POOL_TASK: taskset.fingerprint(POOL_TASK),
-                    HIDDEN_TASK: hidden_fingerprint(taskset.pool_path)}
+        self.taskset = taskset
         self.pool_rows = read_jsonl(taskset.pool_path)
         self.suite_dir = taskset.pool_path.parent
+        self._fps: dict[Path, dict[str, str]] = {}
         self.reference_names = [m.name for m in manifest.models if m.role == "reference"]
         # Everything below depends on the teacher or the model alone, never on the pair: built once, shared by
         # every pair and detector that asks.
         self._cache: dict[tuple[str, AccessLevel], ModelView] = {}
+        self._cut: dict[tuple[str, AccessLevel, str], ModelView] = {}
         self._pools: dict[str, list[PoolText]] = {}
         self._secrets: dict[str, TeacherSecret] = {}
         self._prompts: dict[str, str] | None = None
         self._digest: str | None = None
+
+    def fps(self, name: str) -> dict[str, str]:
+        """Task fingerprints of a model's records: the pool task depends on which pool file it scored (`zoo.pools`)."""
+        pool = model_pool_path(self.suite_dir, self.manifest, name)
+        if pool not in self._fps:
+            ts = TaskSet(root=self.taskset.root, pool_path=pool)
+            self._fps[pool] = {GENERATE_TASK: ts.fingerprint(GENERATE_TASK), POOL_TASK: ts.fingerprint(POOL_TASK),
+                               HIDDEN_TASK: hidden_fingerprint(pool)}
+        return self._fps[pool]
 
     def model_id(self, name: str) -> str:
         return self.manifest.model(name).fingerprint[:12]
@@ -112,14 +124,15 @@ class EvidenceView:
         if key not in self._cache:
             record = self.manifest.model(name)
             fp = record.fingerprint
-            gen = self.store.get(fp, GENERATE_TASK, self.fps[GENERATE_TASK])
+            fps = self.fps(name)
+            gen = self.store.get(fp, GENERATE_TASK, fps[GENERATE_TASK])
             lls = hidden = None
             if access.rank >= AccessLevel.GRAY_BOX.rank:
-                rec = self.store.get(fp, POOL_TASK, self.fps[POOL_TASK])
+                rec = self.store.get(fp, POOL_TASK, fps[POOL_TASK])
                 lls = {x.id: (x.loglik, x.n_bytes) for x in rec.logliks}
             # Teachers are APIs on every track: their internals are never evidence.
             if access.rank >= AccessLevel.WHITE_BOX.rank and record.role != "teacher":
-                rec = self.store.get(fp, HIDDEN_TASK, self.fps[HIDDEN_TASK])
+                rec = self.store.get(fp, HIDDEN_TASK, fps[HIDDEN_TASK])
                 hidden = {x.id: x.vector for x in rec.hidden}
             self._cache[key] = ModelView(model_id=fp[:12], generations={g.id: g.response for g in gen.generations},
                                          logliks=lls, hidden=hidden)
@@ -128,7 +141,7 @@ class EvidenceView:
     def prompts(self) -> dict[str, str]:
         if self._prompts is None:
             first = next(m for m in self.manifest.models if m.role == "teacher")
-            rec = self.store.get(first.fingerprint, GENERATE_TASK, self.fps[GENERATE_TASK])
+            rec = self.store.get(first.fingerprint, GENERATE_TASK, self.fps(first.name)[GENERATE_TASK])
             self._prompts = {g.id: g.prompt for g in rec.generations}
         return self._prompts
 
@@ -137,7 +150,7 @@ class EvidenceView:
         if self._digest is None:
             files = {
                 f"{m.name}/{task}": self.store.file_hash(m.fingerprint, task, fp)
-                for m in self.manifest.models if m.role != "base" for task, fp in self.fps.items()
+                for m in self.manifest.models if m.role != "base" for task, fp in self.fps(m.name).items()
                 if self.store.has(m.fingerprint, task, fp)
             }
             self._digest = sha256_json({"evidence": files, "pool": self.manifest.pool.sha256})
@@ -159,15 +172,28 @@ class EvidenceView:
             ]
         return self._pools[teacher]
 
+    def pair_view(self, name: str, access: AccessLevel, teacher: str) -> ModelView:
+        """A model's evidence cut to the texts of one teacher's pool: a detector sees scores of its pair's texts only
+        (references score every teacher's texts; what they scored for other teachers is not this pair's evidence)."""
+        key = (name, access, teacher)
+        if key not in self._cut:
+            full = self.model_view(name, access)
+            ids = {t.id for t in self.pool(teacher)}
+            self._cut[key] = full.model_copy(update={
+                "logliks": None if full.logliks is None else {i: v for i, v in full.logliks.items() if i in ids},
+                "hidden": None if full.hidden is None else {i: v for i, v in full.hidden.items() if i in ids},
+            })
+        return self._cut[key]
+
     def pair(self, pair: PairRecord, access: AccessLevel) -> PairEvidence:
         return PairEvidence(
             pair_id=self.pair_id(pair),
             access=access,
             prompts=self.prompts(),
             pool=self.pool(pair.teacher),
-            teacher=self.model_view(pair.teacher, access),
-            student=self.model_view(pair.student, access),
-            references=[self.model_view(r, access) for r in self.reference_names],
+            teacher=self.pair_view(pair.teacher, access, pair.teacher),
+            student=self.pair_view(pair.student, access, pair.teacher),
+            references=[self.pair_view(r, access, pair.teacher) for r in self.reference_names],
             teacher_secret=self.teacher_secret(pair.teacher) if access is AccessLevel.TEACHER_SIDE else None,
         )
 
@@ -199,7 +225,7 @@ def open_suite_view(workspace, suite: str) -> EvidenceView:
     view = EvidenceView(manifest, taskset, EvidenceStore(workspace.evidence_dir))
     # Teachers are APIs: they have no hidden-state evidence.
     missing = [m.name for m in manifest.models
-               if m.role != "base" and not all(view.store.has(m.fingerprint, t, fp) for t, fp in view.fps.items()
+               if m.role != "base" and not all(view.store.has(m.fingerprint, t, fp) for t, fp in view.fps(m.name).items()
                                                if not (t == HIDDEN_TASK and m.role == "teacher"))]
     if missing:
         raise DistillBenchError(f"no evidence for {', '.join(missing)} in {workspace.home}; run "

@@ -2,32 +2,37 @@
 
 lm-eval returns text and log-likelihoods only, so this probe loads the model with transformers directly. It
 records the mean over tokens of the final layer's hidden states for context + continuation, rounded to 4 decimals,
-one vector per text of an evenly spaced subset of at most HIDDEN_TEXTS pool texts (the pool is ordered by source,
-so every source is covered): representation similarity needs a few hundred items, and the published dev evidence
-stays small. Teachers are APIs in every track, so only students and reference models are probed here; the record
+one vector per text of its pool when the pool holds at most HIDDEN_TEXTS texts, else of the texts whose id hashes
+into a fixed share (HIDDEN_SHARE) of the id space: representation similarity needs a few hundred items, the published
+dev evidence stays small, and because the choice depends on the id alone, models that score different pools
+(`zoo.pools`) still hold vectors for the same texts of the pools they share. Teachers are APIs in every track, so only students and reference models are probed here; the record
 goes to the same evidence store under the task name `hidden`.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from distillbench.evidence.schema import EvidenceRecord, Hidden
 from distillbench.files import read_jsonl
 from distillbench.fingerprint import sha256_file, sha256_json
 
 HIDDEN_TASK = "hidden"
-HIDDEN_VERSION = 2
+HIDDEN_VERSION = 3
 HIDDEN_TEXTS = 256
+HIDDEN_SHARE = 0.3
 BATCH = 32
 
 
 def hidden_fingerprint(pool_path) -> str:
     return sha256_json({"pool": sha256_file(pool_path), "version": HIDDEN_VERSION, "pooling": "mean-last-layer",
-                        "texts": HIDDEN_TEXTS})
+                        "texts": HIDDEN_TEXTS, "share": HIDDEN_SHARE})
 
 
 def hidden_subset(rows: list[dict]) -> list[dict]:
-    step = -(-len(rows) // HIDDEN_TEXTS)  # ceiling division
-    return rows[::step]
+    if len(rows) <= HIDDEN_TEXTS:
+        return rows
+    return [r for r in rows if int(hashlib.sha256(r["id"].encode()).hexdigest()[:8], 16) < HIDDEN_SHARE * 16**8]
 
 
 def probe_hidden(model_dir, model_fp: str, pool_path, device: str = "cpu") -> EvidenceRecord:

@@ -39,10 +39,13 @@ class ProbeTarget:
     fingerprint: str
     tasks: tuple[str, ...] = TASKS
     evaluate_args: dict = field(default_factory=dict)
+    # The texts this model scores when it is not the task set's whole pool (`zoo.pools`).
+    pool_path: Path | None = None
 
     @classmethod
-    def local(cls, name: str, path: Path) -> ProbeTarget:
-        return cls(name=name, model_args={"pretrained": str(path), "dtype": "float32"}, fingerprint=model_fingerprint(path))
+    def local(cls, name: str, path: Path, pool_path: Path | None = None) -> ProbeTarget:
+        return cls(name=name, model_args={"pretrained": str(path), "dtype": "float32"}, fingerprint=model_fingerprint(path),
+                   pool_path=pool_path)
 
 
 @dataclass
@@ -84,10 +87,17 @@ def probe_models(
 
     for name in ("lm-eval", "lm_eval", "transformers"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    fps = {task: taskset.fingerprint(task) for task in sorted({t for target in targets for t in target.tasks})}
     report = ProbeReport()
-    manager = TaskManager(include_path=str(taskset.root), include_defaults=False, metadata=taskset.metadata())
+    # One task manager per pool file (0.04 s each): the pool a model scores is task metadata.
+    managers: dict[Path, tuple] = {}
     for target in tqdm(targets, desc="probe", unit="model", disable=not progress):
+        own = TaskSet(root=taskset.root, pool_path=target.pool_path or taskset.pool_path)
+        if own.pool_path not in managers:
+            managers[own.pool_path] = (
+                TaskManager(include_path=str(own.root), include_defaults=False, metadata=own.metadata()), {})
+        manager, fps = managers[own.pool_path]
+        for t in target.tasks:
+            fps.setdefault(t, own.fingerprint(t))
         missing = [t for t in target.tasks if not store.has(target.fingerprint, t, fps[t])]
         report.records_cached += len(target.tasks) - len(missing)
         if not missing:
@@ -118,13 +128,13 @@ def probe_hidden_states(
     """White-box records (see `probe.hidden`) for local, open models: students and references, never teachers."""
     from distillbench.probe.hidden import HIDDEN_TASK, hidden_fingerprint, probe_hidden
 
-    fp = hidden_fingerprint(pool_path)
     report = ProbeReport()
     for target in tqdm(targets, desc="hidden states", unit="model", disable=not progress):
-        if store.has(target.fingerprint, HIDDEN_TASK, fp):
+        own_pool = target.pool_path or pool_path
+        if store.has(target.fingerprint, HIDDEN_TASK, hidden_fingerprint(own_pool)):
             report.records_cached += 1
             continue
-        store.put(probe_hidden(Path(target.model_args["pretrained"]), target.fingerprint, pool_path, device))
+        store.put(probe_hidden(Path(target.model_args["pretrained"]), target.fingerprint, own_pool, device))
         report.model_calls += 1
         report.records_written += 1
     return report

@@ -17,6 +17,8 @@ def cmd_site_build(args) -> None:
 
     start = time.perf_counter()
     inputs = collect(args.ws.home, Path(args.repo), args.suite, args.repo_url)
+    for line in inputs.skipped:
+        print(f"site: {line}")
     files = render_site(inputs)
     out = Path(args.out) if args.out else args.ws.home / "site"
     write_site(files, out)

@@ -6,6 +6,7 @@ Takes the workspace, the repository folder and optionally the suites to show; pr
   `<workspace>/submissions/**.json` (local `distillbench submission run` results);
 - `<repo>/CONTRIBUTING.md`, `<repo>/submissions/<slug>/<readme>`, the suites' dataset cards and registries
   (see `suites.py`), and `site/changelog.yaml`.
+Results files under an older results schema are left out, each with one line in `SiteInputs.skipped`.
 """
 
 from __future__ import annotations
@@ -30,18 +31,20 @@ def _suites_with_results(home: Path) -> list[str]:
 
 def collect(home: Path, repo: Path, suites: list[str] | None = None, repo_url: str | None = None) -> SiteInputs:
     home, repo = Path(home), Path(repo)
-    submitted = submission_entries([(repo / "leaderboard" / "results", "leaderboard/results"),
-                                    (home / "submissions", "workspace/submissions")])
+    submitted, skipped = submission_entries([(repo / "leaderboard" / "results", "leaderboard/results"),
+                                             (home / "submissions", "workspace/submissions")])
     if suites is None:
         found = sorted(set(_suites_with_results(home)) | {e.suite for e in submitted})
         if not found:
             raise DistillBenchError(f"no results to publish: no {home}/suites/<suite>/results.json and no results in "
                                     f"{repo / 'leaderboard' / 'results'}; run `distillbench run --suite {DEFAULT_SUITE}` "
-                                    "first, or name a suite with --suite")
+                                    "first, or name a suite with --suite"
+                                    + "".join(f"; {line}" for line in skipped))
         suites = sorted(found, key=lambda s: (s != DEFAULT_SUITE, s))
     if len(set(suites)) != len(suites):
         raise DistillBenchError(f"--suite names a suite twice: {', '.join(suites)}")
-    builtin, by_suite = workspace_entries(home, suites)
+    builtin, by_suite, skipped_builtin = workspace_entries(home, suites)
+    skipped = skipped_builtin + skipped
     entries = merge([e for e in submitted if e.suite in suites], builtin)
 
     downloads: dict[str, bytes] = {}
@@ -68,4 +71,5 @@ def collect(home: Path, repo: Path, suites: list[str] | None = None, repo_url: s
         changelog=load_changelog(SITE_DIR / "changelog.yaml"),
         downloads=downloads,
         repo_url=repo_url,
+        skipped=skipped,
     )

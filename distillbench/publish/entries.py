@@ -10,14 +10,20 @@ Takes
   submitted, as `submissions/<name with '-' for '_'>/`; where such a submission has results on the same suite
   split, its entry (with the submission's metadata and version) replaces the built-in one.
 and produces `Entry` objects: one method version scored on one suite split, with the metadata the tables, filters
-and method pages need. This module is the only part of the site that knows those file formats; templates, plots and
-tables see only `Entry`.
+and method pages need, and (on splits that publish them) its per-pair scores, so entries from separate files can be
+compared pair by pair (`compare.py`). This module is the only part of the site that knows those file formats;
+templates, plots and tables see only `Entry`.
+
+A results file written under an older results schema (`schema_version` below `RESULTS_SCHEMA_VERSION`) cannot be
+shown next to current ones (its intervals, ranks and per-condition rows mean something else): it is skipped with
+one line saying so, never half-read, and the build goes on.
 
 Every string that came from a submission stays a plain string here; the templates escape it.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Literal
@@ -27,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from distillbench.errors import DistillBenchError
 from distillbench.files import read_model
-from distillbench.score.results import DetectorResult, Results
+from distillbench.score.results import RESULTS_SCHEMA_VERSION, Comparison, DetectorResult, Resolution, Results
 from distillbench.submission.results import SubmissionResults, all_results, check_signature, salt_id
 
 TRACKS = ("black-box", "gray-box", "white-box", "teacher-side")
@@ -53,6 +59,20 @@ class _Strict(BaseModel):
 class Link(_Strict):
     label: str
     url: str = Field(pattern=r"^https?://")  # never javascript:, data: or relative: these end up in href
+
+
+class PairPoint(_Strict):
+    """One pair as one method scored it: what the site needs to compare methods pair by pair."""
+
+    pair_id: str
+    teacher: str  # the cluster
+    label: int
+    score: float | None  # None: the detector failed on this pair
+    abstained: bool
+
+
+class OldSchema(DistillBenchError):
+    """A results file from an older results schema: skipped (with this message), not an error that stops the build."""
 
 
 class Entry(_Strict):
@@ -83,8 +103,14 @@ class Entry(_Strict):
     code_commit: str | None  # the benchmark's git commit that computed the results, when recorded
     hash_check: Literal["checked", "other salt", "none"]  # whether the results file's HMAC was verified here
     readme: str | None  # the submission's README, relative to submissions/<slug>/
+    manifest_sha256: str  # which build of the suite: only entries on the same build are compared pair by pair
     result: DetectorResult
     roc: list[tuple[float, float]]  # (false-positive rate, true-positive rate) points of the overall ROC curve
+    # Per-pair scores (empty on the hidden test split, whose files withhold them) and what the entry's own results
+    # file says about it next to the other detectors of that file. Not part of the downloads: the results files are.
+    pairs: list[PairPoint] = Field(default_factory=list, exclude=True, repr=False)
+    file_comparisons: list[Comparison] = Field(default_factory=list, exclude=True, repr=False)
+    file_resolution: Resolution | None = Field(default=None, exclude=True, repr=False)
 
     @property
     def open_source(self) -> bool:
@@ -105,22 +131,43 @@ def version_key(version: str) -> tuple:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.+-]", version))
 
 
-def roc_points(results: Results, detector: str) -> list[tuple[float, float]]:
-    """The detector's ROC curve on the results' pairs.
+def pair_points(results: Results, detector: str) -> list[PairPoint]:
+    return [PairPoint(pair_id=p.pair_id, teacher=p.teacher, label=p.label, score=p.scores.get(detector),
+                      abstained=bool(p.abstained.get(detector, False))) for p in results.pairs]
 
-    Failed pairs (no score) rank below every scored pair, exactly as the scorer counts them, so the curve agrees
-    with the published AUROC.
-    """
+
+def roc_points(points: list[PairPoint]) -> list[tuple[float, float]]:
+    """A detector's ROC curve on its pairs, counted as the scorer counts them, so the curve agrees with the
+    published AUROC: abstentions are left out (an abstention is not a score), failed pairs rank below every scored
+    pair (failing never helps)."""
     from sklearn.metrics import roc_curve
 
     from distillbench.score.metrics import failures_ranked_last
 
-    y = np.array([p.label for p in results.pairs])
-    raw = np.array([np.nan if p.scores.get(detector) is None else p.scores[detector] for p in results.pairs], dtype=float)
+    kept = [p for p in points if not p.abstained]
+    y = np.array([p.label for p in kept])
+    raw = np.array([np.nan if p.score is None else p.score for p in kept], dtype=float)
     if len(set(y.tolist())) != 2:
         return []
     fpr, tpr, _ = roc_curve(y, failures_ranked_last(raw))
     return [(round(float(f), 6), round(float(t), 6)) for f, t in zip(fpr, tpr)]
+
+
+def _own_comparisons(results: Results, detector: str) -> list[Comparison]:
+    return [c for c in results.comparisons if detector in (c.a, c.b)]
+
+
+def check_schema(path: Path, shown: str, what: str, nested: str | None = None) -> None:
+    """Raise `OldSchema` for a results file written under an older results schema (before reading it whole: an old
+    file does not validate against the current schema, and its numbers mean something else)."""
+    try:
+        raw = json.loads(path.read_bytes())
+        version = (raw[nested] if nested else raw).get("schema_version")
+    except (ValueError, AttributeError, KeyError, TypeError, UnicodeDecodeError):
+        return  # not even JSON of the expected shape: the schema-checked read says what is wrong
+    if isinstance(version, int) and version < RESULTS_SCHEMA_VERSION:
+        raise OldSchema(f"skipped {shown}: a {what} with results schema {version}, this site shows schema "
+                        f"{RESULTS_SCHEMA_VERSION}; regenerate it with the current benchmark")
 
 
 def _registry_text(detector: str) -> tuple[str, str]:
@@ -140,6 +187,7 @@ def builtin_entries(results: Results, source_file: str) -> list[Entry]:
     """Entries for the detectors in a suite's own results file (the benchmark's run, never a maintainer re-run)."""
     out = []
     for r in results.detectors:
+        points = pair_points(results, r.detector)
         summary, description = _registry_text(r.detector)
         slug = r.detector.lower()
         if not re.match(SLUG_RE, slug):
@@ -155,23 +203,31 @@ def builtin_entries(results: Results, source_file: str) -> list[Entry]:
             trained_on_benchmark=False, trained_details="",
             queries_per_pair=r.queries_per_pair,
             reproduce=f"distillbench run --suite {results.suite} --detector {r.detector}",
-            source_file=source_file, code_commit=None, hash_check="none", readme=None, result=r,
-            roc=roc_points(results, r.detector),
+            source_file=source_file, code_commit=None, hash_check="none", readme=None,
+            manifest_sha256=results.manifest_sha256, result=r, roc=roc_points(points), pairs=points,
+            file_comparisons=_own_comparisons(results, r.detector), file_resolution=results.resolution,
         ))
     return out
 
 
-def workspace_entries(home: Path, suites: list[str]) -> tuple[list[Entry], dict[str, Results]]:
-    """Entries from `<home>/suites/<suite>/results.json` for each suite that has one, and the results by suite."""
-    entries, by_suite = [], {}
+def workspace_entries(home: Path, suites: list[str]) -> tuple[list[Entry], dict[str, Results], list[str]]:
+    """Entries from `<home>/suites/<suite>/results.json` for each suite that has one, the results by suite, and a
+    line for each file skipped for its old schema."""
+    entries, by_suite, skipped = [], {}, []
     for suite in suites:
         path = home / "suites" / suite / "results.json"
         if not path.is_file():
             continue
+        shown = f"workspace/suites/{suite}/results.json"
+        try:
+            check_schema(path, shown, "suite results file")
+        except OldSchema as exc:
+            skipped.append(f"{exc} (`distillbench evaluate --suite {suite} --all`)")
+            continue
         results = read_model(path, Results, "results file")
         by_suite[suite] = results
-        entries += builtin_entries(results, f"workspace/suites/{suite}/results.json")
-    return entries, by_suite
+        entries += builtin_entries(results, shown)
+    return entries, by_suite, skipped
 
 
 def submission_entry(record: SubmissionResults, source_file: str, hash_check: str) -> Entry:
@@ -191,6 +247,9 @@ def submission_entry(record: SubmissionResults, source_file: str, hash_check: st
     commit = record.code_commit if record.code_commit != "unknown" else None
     if commit:
         reproduce = f"git checkout {commit.removesuffix('+dirty')}\n" + reproduce
+    result = record.metrics.detectors[0]
+    # Test-split files withhold their per-pair rows (they would publish hidden labels): no curve, no pairs to compare.
+    points = pair_points(record.metrics, result.detector) if record.metrics.pairs else []
     return Entry(
         slug=meta.slug, name=meta.name, version=meta.version, suite=suite, split=record.split,
         track=meta.track.value, status=record.status, date=record.created[:10],
@@ -199,9 +258,9 @@ def submission_entry(record: SubmissionResults, source_file: str, hash_check: st
         contact=meta.contact, links=links, licence=meta.license,
         trained_on_benchmark=meta.benchmark_data.trained_or_tuned, trained_details=meta.benchmark_data.details,
         queries_per_pair=meta.cost.queries_per_pair, reproduce=reproduce, source_file=source_file,
-        code_commit=commit, hash_check=hash_check, readme=meta.readme, result=record.metrics.detectors[0],
-        # Test-split files withhold their per-pair rows (they would publish hidden labels): no curve to draw.
-        roc=roc_points(record.metrics, record.metrics.detectors[0].detector) if record.metrics.pairs else [],
+        code_commit=commit, hash_check=hash_check, readme=meta.readme, manifest_sha256=record.manifest_sha256,
+        result=result, roc=roc_points(points) if points else [], pairs=points,
+        file_comparisons=_own_comparisons(record.metrics, result.detector), file_resolution=record.metrics.resolution,
     )
 
 
@@ -212,6 +271,7 @@ def read_submission_results(path: Path, shown: str) -> Entry:
     here and is published marked as such; a file whose hash does not match under the right salt was edited by
     hand and stops the build: the site never publishes numbers the benchmark did not write.
     """
+    check_schema(path, shown, "submission results file", nested="metrics")
     record = read_model(path, SubmissionResults, "results file")
     if record.salt_id == salt_id():
         check_signature(record, shown)
@@ -221,17 +281,22 @@ def read_submission_results(path: Path, shown: str) -> Entry:
     return submission_entry(record, shown, check)
 
 
-def submission_entries(results_dirs: list[tuple[Path, str]]) -> list[Entry]:
+def submission_entries(results_dirs: list[tuple[Path, str]]) -> tuple[list[Entry], list[str]]:
     """Entries from results folders given as (folder, label for messages), earlier folders winning on the same
-    (slug, version, suite, split)."""
+    (slug, version, suite, split), and a line for each file skipped for its old schema."""
     seen: dict[tuple, Entry] = {}
+    skipped = []
     for folder, label in results_dirs:
         if not folder.is_dir():
             continue
         for path in all_results(folder):
-            entry = read_submission_results(path, f"{label}/{path.relative_to(folder).as_posix()}")
+            try:
+                entry = read_submission_results(path, f"{label}/{path.relative_to(folder).as_posix()}")
+            except OldSchema as exc:
+                skipped.append(f"{exc} (`distillbench rerun`)")
+                continue
             seen.setdefault(entry.key, entry)
-    return list(seen.values())
+    return list(seen.values()), skipped
 
 
 def merge(submitted: list[Entry], builtin: list[Entry]) -> list[Entry]:

@@ -59,12 +59,7 @@ def _short(text: str, chars: int) -> str:
 
 
 def colour(auroc: float) -> str:
-    v = min(1.0, max(0.0, auroc))
-    for (a, ca), (b, cb) in zip(STOPS, STOPS[1:]):
-        if v <= b:
-            t = (v - a) / (b - a)
-            return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(ca, cb))
-    return "#2166ac"
+    return _scale(STOPS, auroc)
 
 
 def _ink(fill: str) -> str:
@@ -113,33 +108,55 @@ def roc_plot(uid: str, entries: list[Entry], title: str) -> Markup:
 
 # -- heatmap -----------------------------------------------------------------------------------------------------
 
+# Share flagged at the detector's global threshold: more is better on distilled kinds (white to blue), worse on
+# hard negatives (white to red). Two scales, each labelled, so a cell never reads as the other kind of number.
+CATCH_STOPS = ((0.0, (247, 247, 247)), (0.5, (146, 197, 222)), (1.0, (33, 102, 172)))
+FALSE_STOPS = ((0.0, (247, 247, 247)), (0.25, (244, 165, 130)), (0.5, (178, 24, 43)))
+FPR_SCALE_TOP = 0.5  # false-positive rates from here up share the darkest red
+
+
+def _scale(stops: tuple, v: float) -> str:
+    v = min(stops[-1][0], max(stops[0][0], v))
+    for (a, ca), (b, cb) in zip(stops, stops[1:]):
+        if v <= b:
+            t = (v - a) / (b - a)
+            return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(ca, cb))
+    return "#" + "".join(f"{x:02x}" for x in stops[-1][1])
+
+
 @dataclass(frozen=True)
 class ConditionColumn:
     name: str
-    kind: str  # "positive" (distilled pairs of this kind vs all negatives), "negative", or "mixed"
+    kind: str  # "positive" (a distilled kind: share detected) or "negative" (a negative type: share wrongly flagged)
     n_pairs: int
 
 
+def _share(m, kind: str) -> float | None:
+    return m.detected_at_threshold if kind == "positive" else m.fpr_at_threshold
+
+
 def heatmap(uid: str, entries: list[Entry], conditions: list[ConditionColumn], title: str) -> Markup:
-    """AUROC per method (rows) and condition (columns), values printed in the cells, intervals in tooltips."""
+    """Share of pairs flagged at each method's global threshold (5% FPR over all negatives of the split), per method
+    (rows) and condition (columns): on distilled kinds the share detected, on negative types the share wrongly
+    flagged (their false-positive rate). Values printed in the cells, intervals and p<0.05 rates in tooltips."""
     cell_w, cell_h = 54.0, 26.0
     label_w = min(220.0, max(80.0, CHAR_W * max((len(e.name) for e in entries), default=8) + 12))
     # Column names are written at 45 degrees: each reaches up and right by its length / sqrt(2).
     reach = [CHAR_W * len(c.name) * 0.71 for c in conditions]
     head_h = max(reach, default=40) + 14
     track_w = CHAR_W * 13
-    width = label_w + cell_w * len(conditions) + 12 + track_w
+    width = max(label_w + cell_w * len(conditions) + 12 + track_w, label_w + 36 * 5 + 150)
     if conditions:
         width = max(width, max(label_w + cell_w * j + cell_w / 2 + r + 8 for j, r in enumerate(reach)))
     groups_y = head_h + cell_h * len(entries) + 6
     legend_y = groups_y + 34
-    height = legend_y + 34
+    height = legend_y + 34 * 2 + 8
     body = []
     for j, c in enumerate(conditions):
         cx = label_w + cell_w * j + cell_w / 2
         body.append(_text(cx - 4, head_h - 8, c.name, transform=f"rotate(-45 {_n(cx - 4)} {_n(head_h - 8)})", fill="#222"))
-    # Brackets under the columns: which are distilled kinds and which are hard negatives.
-    names = {"positive": "distilled kinds", "negative": "hard negatives", "mixed": "mixed"}
+    # Brackets under the columns: which are distilled kinds and which are negative types.
+    names = {"positive": "distilled kinds: share detected", "negative": "negative types: FPR"}
     j = 0
     while j < len(conditions):
         k = j
@@ -148,8 +165,9 @@ def heatmap(uid: str, entries: list[Entry], conditions: list[ConditionColumn], t
         x0, x1 = label_w + cell_w * j + 3, label_w + cell_w * (k + 1) - 3
         body.append(_el("path", d=f"M{_n(x0)} {_n(groups_y)} V{_n(groups_y + 5)} H{_n(x1)} V{_n(groups_y)}",
                         fill="none", stroke="#888"))
-        body.append(_text((x0 + x1) / 2, groups_y + 19, _short(names.get(conditions[j].kind, conditions[j].kind),
-                                                               int((x1 - x0) / CHAR_W)), text_anchor="middle", fill="#333"))
+        label = names.get(conditions[j].kind, conditions[j].kind)
+        body.append(_el("text", _el("title", _esc(label)) + _esc(_short(label, int((x1 - x0) / CHAR_W))),
+                        x=_n((x0 + x1) / 2), y=_n(groups_y + 19), text_anchor="middle", fill="#333"))
         j = k + 1
     for i, e in enumerate(entries):
         ry = head_h + cell_h * i
@@ -165,27 +183,45 @@ def heatmap(uid: str, entries: list[Entry], conditions: list[ConditionColumn], t
         for j, c in enumerate(conditions):
             rx = label_w + cell_w * j
             m = e.result.conditions.get(c.name)
-            if m is None:
+            v = None if m is None else _share(m, c.kind)
+            if v is None:
                 body.append(_el("rect", _el("title", _esc(f"{e.name}, {c.name}: not measured")), x=_n(rx + 1),
                                 y=_n(ry + 1), width=_n(cell_w - 2), height=_n(cell_h - 2), fill="#fff", stroke="#ddd"))
                 body.append(_text(rx + cell_w / 2, ry + cell_h / 2 + 4, "–", text_anchor="middle", fill="#666"))
                 continue
-            fill = colour(m.auroc)
-            ci = f" [{m.auroc_ci[0]:.2f}, {m.auroc_ci[1]:.2f}]" if m.auroc_ci else " (no interval: one teacher)"
-            tip = f"{e.name}, {c.name}: AUROC {m.auroc:.3f}{ci}; {m.n_pairs} pairs, {m.n_positive} distilled"
+            fill = _scale(CATCH_STOPS, v) if c.kind == "positive" else _scale(FALSE_STOPS, v)
+            ci = f" [{m.ci[0]:.2f}, {m.ci[1]:.2f}]" if m.ci else " (no interval: fewer than three teachers)"
+            p05 = m.detected_at_p05 if c.kind == "positive" else m.fpr_at_p05
+            what = "detected at its 5%-FPR threshold" if c.kind == "positive" else "wrongly flagged at its 5%-FPR threshold"
+            tip = (f"{e.name}, {c.name}: {v:.2f} {what}{ci}"
+                   + (f"; at p<0.05: {p05:.2f}" if p05 is not None else "")
+                   + f"; {m.n_pairs} pairs, {m.n_teachers} teachers")
             body.append(_el("rect", _el("title", _esc(tip)), x=_n(rx + 1), y=_n(ry + 1), width=_n(cell_w - 2),
                             height=_n(cell_h - 2), fill=fill))
-            body.append(_text(rx + cell_w / 2, ry + cell_h / 2 + 4, f"{m.auroc:.2f}", text_anchor="middle",
+            body.append(_text(rx + cell_w / 2, ry + cell_h / 2 + 4, f"{v:.2f}", text_anchor="middle",
                               fill=_ink(fill), pointer_events="none"))
-    # Legend: the colour scale from 0 to 1 as five swatches (a gradient would need an id-referenced definition).
-    for k, v in enumerate((0.0, 0.25, 0.5, 0.75, 1.0)):
-        lx = label_w + 36 * k
-        body.append(_el("rect", x=_n(lx), y=_n(legend_y), width="34", height="12", fill=colour(v), stroke="#ccc"))
-        body.append(_text(lx + 17, legend_y + 26, f"{v:g}", text_anchor="middle", fill="#333"))
-    body.append(_text(label_w - 8, legend_y + 10, "AUROC", text_anchor="end", fill="#333"))
-    desc = "AUROC by method and condition. " + " ".join(
-        f"{e.name}: " + ", ".join(f"{c.name} {e.result.conditions[c.name].auroc:.2f}" for c in conditions
-                                  if c.name in e.result.conditions) + "." for e in entries)
+    # Legends: each scale as five swatches (a gradient would need an id-referenced definition).
+    scales = [("detected", CATCH_STOPS, (0.0, 0.25, 0.5, 0.75, 1.0), "{:g}"),
+              ("FPR", FALSE_STOPS, (0.0, 0.05, 0.15, 0.3, FPR_SCALE_TOP), "{:g}")]
+    for row, (name, stops, ticks, fmt) in enumerate(scales):
+        ly = legend_y + 34 * row
+        for k, v in enumerate(ticks):
+            lx = label_w + 36 * k
+            body.append(_el("rect", x=_n(lx), y=_n(ly), width="34", height="12", fill=_scale(stops, v), stroke="#ccc"))
+            label = fmt.format(v) + ("+" if stops is FALSE_STOPS and v == FPR_SCALE_TOP else "")
+            body.append(_text(lx + 17, ly + 26, label, text_anchor="middle", fill="#333"))
+        body.append(_text(label_w - 8, ly + 10, name, text_anchor="end", fill="#333"))
+
+    def line(e: Entry) -> str:
+        cells = []
+        for c in conditions:
+            m = e.result.conditions.get(c.name)
+            v = None if m is None else _share(m, c.kind)
+            if v is not None:
+                cells.append(f"{c.name} {v:.2f}")
+        return f"{e.name}: " + ", ".join(cells) + "."
+    desc = ("Share of pairs flagged at each method's 5%-FPR threshold: detected on distilled kinds, wrongly flagged "
+            "on negative types. " + " ".join(line(e) for e in entries))
     return _svg(uid, width, height, title, desc, body)
 
 

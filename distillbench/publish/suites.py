@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict
 
 from distillbench.files import read_model
 from distillbench.publish.markdown import render_markdown
-from distillbench.publish.plots import ConditionColumn
 from distillbench.score.results import Results
 
 
@@ -50,7 +49,8 @@ class RegistryRow(_Strict):
 
 class ConditionRow(_Strict):
     name: str
-    kind: str  # "positive", "negative", "mixed"
+    kind: str  # as the scorer classes it: "positive", "negative" (carried only by negatives), "tag" (both labels)
+    label: str  # what the suite page calls it: distilled kind, negative type, kind of negative, tag
     meaning: str
     counts: dict[str, tuple[int, int]]  # split -> (pairs carrying the condition, of which distilled)
 
@@ -74,33 +74,37 @@ class SuiteInfo(_Strict):
     registry: list[RegistryRow] | None
     registry_source: str | None
 
-    def columns(self, split: str) -> list[ConditionColumn]:
-        """The heatmap's columns: conditions present on the split, distilled kinds first, then the hard negatives."""
-        return [ConditionColumn(c.name, c.kind, c.counts[split][0]) for c in self.conditions if split in c.counts]
 
-
-KIND_ORDER = {"positive": 0, "mixed": 1, "negative": 2}
+KIND_ORDER = {"positive": 0, "negative": 1, "tag": 2}
+KIND_LABEL = {"positive": "distilled kind", "negative": "negative type", "sub-kind": "kind of negative", "tag": "tag"}
 MEANING = {
-    "positive": "distilled pairs of this kind, measured against every non-distilled pair",
-    "negative": "non-distilled pairs of this kind (hard negatives), measured against every distilled pair",
-    "mixed": "pairs of both labels carry it, measured on those pairs alone",
+    "positive": "a distilled kind: the share of its pairs detected at the detector's global threshold, and its "
+                "within-teacher matched AUROC against the same teacher's same-data and weight-sharing negatives",
+    "negative": "a negative type: the share of its pairs flagged at that same threshold (a false-positive rate)",
+    "sub-kind": "carried by some negatives besides their type: the share of its pairs flagged at that threshold",
+    "tag": "a property of the teacher, carried by its pairs of both labels: AUROC on its own pairs",
 }
 
 
-def _conditions(pairs: list[tuple[str, int, list[str]]]) -> list[ConditionRow]:
-    """(split, label, conditions) per pair -> one row per condition, the kind set by which labels carry it (the
-    scorer's `condition_subsets` measures each kind the same way)."""
+def _conditions(pairs: list[tuple[str, str, int, list[str]]]) -> list[ConditionRow]:
+    """(split, teacher, label, conditions) per pair -> one row per condition, classed as the scorer classes its
+    per-condition rows (`distillbench.score.comparator.condition_kinds`); of the conditions only negatives carry,
+    the first condition of a negative is its type, the others (e.g. clean-finetune) say more about some negatives."""
+    from distillbench.score.comparator import condition_kinds
+
+    kinds = condition_kinds(labels=[label for _, _, label, _ in pairs], teachers=[t for _, t, _, _ in pairs],
+                            conditions=[cs for _, _, _, cs in pairs])
+    types = {cs[0] for _, _, label, cs in pairs if label == 0 and cs}
     rows = []
-    for cond in sorted({c for _, _, cs in pairs for c in cs}):
-        labels = {label for _, label, cs in pairs if cond in cs}
-        kind = "positive" if labels == {1} else "negative" if labels == {0} else "mixed"
+    for cond, kind in kinds.items():
+        shown = "sub-kind" if kind == "negative" and cond not in types else kind
         counts: dict[str, tuple[int, int]] = {}
-        for split in sorted({s for s, _, _ in pairs}):
-            here = [label for s, label, cs in pairs if s == split and cond in cs]
+        for split in sorted({s for s, _, _, _ in pairs}):
+            here = [label for s, _, label, cs in pairs if s == split and cond in cs]
             if here:
                 counts[split] = (len(here), sum(here))
-        rows.append(ConditionRow(name=cond, kind=kind, meaning=MEANING[kind], counts=counts))
-    return sorted(rows, key=lambda r: (KIND_ORDER[r.kind], r.name))
+        rows.append(ConditionRow(name=cond, kind=kind, label=KIND_LABEL[shown], meaning=MEANING[shown], counts=counts))
+    return sorted(rows, key=lambda r: (KIND_ORDER[r.kind], r.label != KIND_LABEL[r.kind], r.name))
 
 
 def _training(model) -> str:
@@ -162,7 +166,7 @@ def suite_info(name: str, repo: Path, home: Path, results: Results | None, repo_
     if name in available_suites():
         spec = load_suite(name)
         description = spec.description
-        pairs = [(p.split, p.label, p.conditions) for p in derive_pairs(spec)]
+        pairs = [(p.split, p.teacher, p.label, p.conditions) for p in derive_pairs(spec)]
         manifest_path = home / "suites" / name / "manifest.json"
         params = {}
         if manifest_path.is_file():
@@ -174,12 +178,12 @@ def suite_info(name: str, repo: Path, home: Path, results: Results | None, repo_
                                    + (f", tokenizer {m.tokenizer}" if m.tokenizer else ""),
                                    params=params.get(m.name), training=_training(m)))
     elif results is not None:
-        pairs = [(results.split, p.label, p.conditions) for p in results.pairs]
+        pairs = [(results.split, p.teacher, p.label, p.conditions) for p in results.pairs]
     else:
         pairs = []
     splits = {}
-    for split in sorted({s for s, _, _ in pairs}):
-        labels = [label for s, label, _ in pairs if s == split]
+    for split in sorted({s for s, _, _, _ in pairs}):
+        labels = [label for s, _, label, _ in pairs if s == split]
         splits[split] = (len(labels), sum(labels))
 
     card_path = _first(repo, [f"docs/suites/{name}/dataset_card.md", "docs/dataset_card.md"])

@@ -1,7 +1,8 @@
 """Leaderboard tables: which entries a board shows, their rank ranges, and every sorted and filtered view of them.
 
 Takes `Entry` objects; produces a `Board` per suite split: per track, rows in the default (ranked) order, each row
-carrying its position in every column's sort order. The same numbers drive both ways of changing the view:
+carrying its position in every column's sort order. Rank ranges and tie groups come from `compare.board_stats`
+(paired tests across the board's entries), never from overlapping intervals. The same numbers drive both ways of changing the view:
 - without JavaScript, every view (track x filters x column x direction) is a pre-rendered page (`View.file`);
 - with JavaScript, `site/static/site.js` reorders the rows in place from the `data-o-*` positions and keeps the
   view in the query string.
@@ -15,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from distillbench.publish.compare import BoardStats, Standing, board_stats
 from distillbench.publish.entries import TRACKS, Entry, version_key
-from distillbench.score.metrics import rank_ranges
 
 Direction = Literal["asc", "desc"]
 
@@ -30,14 +31,18 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("rank", "Rank", "asc", "rank range within the track: methods whose AUROC intervals overlap share ranks"),
+    Column("rank", "Rank", "asc", "rank range within the track from Holm-corrected paired, teacher-clustered tests "
+                                  "of AUROC differences: methods the tests do not separate share ranks and a tie group"),
     Column("method", "Method", "asc", "method name; the mark says whether it trained or tuned on benchmark data"),
-    Column("auroc", "AUROC", "desc", "area under the ROC curve over all pairs, with its 95% bootstrap interval "
-                                     "clustered by teacher; the primary metric (0.5 is chance)"),
-    Column("tpr1", "TPR at 1% FPR", "desc", "share of distilled pairs caught at a threshold that flags at most 1% "
-                                            "of the other pairs, with its 95% interval"),
+    Column("auroc", "AUROC", "desc", "area under the ROC curve over the pairs the method scored, with its 95% "
+                                     "interval (teacher jackknife, t(G−1)); the primary metric (0.5 is chance)"),
+    Column("tpr5", "TPR at 5% FPR", "desc", "share of distilled pairs caught at the method's global threshold (the "
+                                            "score that flags 5% of all non-distilled pairs), with its 95% interval"),
+    Column("coverage", "Coverage", "desc", "share of the split's pairs the method scored: the rest it abstained on "
+                                           "or failed; abstentions are left out of every metric, never counted as scores"),
     Column("calib", "FPR at p<0.05", "asc", "calibration: share of non-distilled pairs the method's own p-values call "
-                                            "significant at 0.05 (a calibrated method stays at or below 0.05)"),
+                                            "significant at 0.05, among those it gave a p-value for, and the range a "
+                                            "calibrated method would show with this many (clustered) negatives"),
     Column("queries", "Queries per pair", "asc", "student queries per pair: the evidence a built-in reads, or what a submission declares"),
     Column("status", "Status", "asc", "verified: maintainers re-ran this version on the hidden test split; dev only: "
                                       "scored on the public dev split"),
@@ -103,9 +108,13 @@ def all_views() -> list[View]:
 class Row:
     entry: Entry
     verified: bool  # some result of this method version on this suite is verified
-    rank: tuple[int, int]  # (best, worst) within the track
+    standing: Standing  # rank range (best, worst) within the track, tie group, where they come from
     default: int  # position in the default order
     order: dict[str, int | None] = field(hash=False)  # column -> position in that column's ascending order
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        return self.standing.rank
 
     def shown(self, view: View) -> bool:
         return all(f.keep(self.entry, self.verified) for f in FILTERS if f.key in view.filters)
@@ -116,6 +125,7 @@ class Board:
     suite: str
     split: str
     tracks: dict[str, list[Row]]  # every track, in TRACKS order, rows in the default order
+    stats: BoardStats = field(hash=False)
 
     def rows(self, track: str, view: View) -> list[Row]:
         """The rows a view shows for one track, in the view's order (unknown values last, ties in default order)."""
@@ -145,8 +155,9 @@ def _sort_values(e: Entry, verified: bool) -> dict[str, object]:
     return {
         "method": (e.name.casefold(), e.slug),
         "auroc": o.auroc,
-        "tpr1": o.tpr_at_1pct_fpr,
-        "calib": o.fpr_at_p05,
+        "tpr5": o.tpr_at_5pct_fpr,
+        "coverage": e.result.coverage,
+        "calib": e.result.calibration.fpr_at_p05,
         "queries": e.queries_per_pair,
         "status": 0 if verified else 1,
         "date": e.date,
@@ -171,17 +182,17 @@ def board_entries(entries: list[Entry], suite: str, split: str) -> list[tuple[En
 def make_board(entries: list[Entry], suite: str, split: str) -> Board:
     tracks: dict[str, list[Row]] = {}
     chosen = board_entries(entries, suite, split)
+    stats = board_stats([e for e, _ in chosen])
     for track in TRACKS:
-        members = [(e, v) for e, v in chosen if e.track == track]
-        intervals = [e.result.overall.auroc_ci or (e.result.overall.auroc,) * 2 for e, _ in members]
-        ranked = sorted(zip(members, rank_ranges(intervals)),
-                        key=lambda m: (m[1], -m[0][0].result.overall.auroc, m[0][0].name.casefold(), m[0][0].slug))
-        values = [_sort_values(e, v) for (e, v), _ in ranked]
+        members = [(e, v, stats.standings[e.slug]) for e, v in chosen if e.track == track]
+        # Within a shared rank range the order is by AUROC, for reading only: the rank column says they are tied.
+        ranked = sorted(members, key=lambda m: (m[2].rank, -m[0].result.overall.auroc, m[0].name.casefold(), m[0].slug))
+        values = [_sort_values(e, v) for e, v, _ in ranked]
         orders: dict[str, list[int | None]] = {"rank": list(range(len(ranked)))}
         for col in COLUMN_KEYS[1:]:
             orders[col] = _positions([v[col] for v in values])
         tracks[track] = [
-            Row(entry=e, verified=v, rank=rank, default=i, order={c: orders[c][i] for c in COLUMN_KEYS})
-            for i, ((e, v), rank) in enumerate(ranked)
+            Row(entry=e, verified=v, standing=s, default=i, order={c: orders[c][i] for c in COLUMN_KEYS})
+            for i, (e, v, s) in enumerate(ranked)
         ]
-    return Board(suite=suite, split=split, tracks=tracks)
+    return Board(suite=suite, split=split, tracks=tracks, stats=stats)

@@ -1,18 +1,21 @@
-"""Detection metrics on scikit-learn, bootstrap intervals clustered by teacher, and rank ranges.
+"""Detection metrics: AUROC, TPR at a fixed FPR, the 5%-FPR threshold, the realised FPR at p < alpha.
 
-Names follow scikit-learn's rule: `*_score` is higher-is-better. Errors say what was expected and what arrived.
+AUROC is the Mann-Whitney statistic computed from ranks (ties count 1/2, exactly as scikit-learn's `roc_auc_score`,
+which a test checks), and TPR at a fixed FPR reads the negatives' order statistics (exactly as a scan of
+scikit-learn's `roc_curve`, also checked by a test): both are vectorised because the jackknife recomputes them once
+per left-out teacher, for every detector and condition row. Names follow scikit-learn's rule: `*_score` is
+higher-is-better. Errors say what was expected and what arrived.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 import numpy as np
-from sklearn.metrics import roc_auc_score, roc_curve
+from scipy.stats import rankdata
 
 from distillbench.errors import DistillBenchError
 
-Metric = Callable[[np.ndarray, np.ndarray], float]
+# sklearn's scan keeps thresholds with fpr <= max_fpr + 1e-12; the order-statistic form uses the same slack.
+_FPR_SLACK = 1e-12
 
 
 def _check(y: np.ndarray, s: np.ndarray) -> None:
@@ -23,22 +26,50 @@ def _check(y: np.ndarray, s: np.ndarray) -> None:
 
 
 def auroc_score(y: np.ndarray, s: np.ndarray) -> float:
+    """Area under the ROC curve: the share of (positive, negative) pairs ordered correctly, ties counting 1/2."""
+    y, s = np.asarray(y), np.asarray(s, dtype=float)
     _check(y, s)
-    return float(roc_auc_score(y, s))
+    pos = y == 1
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    ranks = rankdata(s)  # average ranks: a tie between a positive and a negative adds 1/2
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def allowed_false_positives(n_neg: int | np.ndarray, max_fpr: float) -> np.ndarray:
+    """How many negatives may score above the threshold while the FPR stays at most `max_fpr`."""
+    return np.floor(np.asarray(n_neg) * (max_fpr + _FPR_SLACK)).astype(int)
+
+
+def threshold_at_fpr(neg_scores: np.ndarray, max_fpr: float) -> float:
+    """The score above which at most `max_fpr` of the negatives lie: pairs scoring strictly above it are flagged.
+
+    It is the (k+1)-th highest negative score, k = floor(max_fpr * n); with k >= n every pair is flagged (-inf).
+    """
+    neg = np.sort(np.asarray(neg_scores, dtype=float))[::-1]
+    if neg.size == 0:
+        raise DistillBenchError("expected at least one negative pair to set a false-positive threshold, got none")
+    k = int(allowed_false_positives(neg.size, max_fpr))
+    return float(neg[k]) if k < neg.size else float("-inf")
 
 
 def tpr_at_fpr_score(y: np.ndarray, s: np.ndarray, max_fpr: float) -> float:
     """Highest true-positive rate among thresholds whose false-positive rate is at most `max_fpr`."""
+    y, s = np.asarray(y), np.asarray(s, dtype=float)
     _check(y, s)
-    fpr, tpr, _ = roc_curve(y, s)
-    return float(tpr[fpr <= max_fpr + 1e-12].max())
+    thr = threshold_at_fpr(s[y == 0], max_fpr)
+    return float(np.mean(s[y == 1] > thr))
 
 
 def false_positive_rate_at(y: np.ndarray, p: np.ndarray, alpha: float = 0.05) -> float:
-    """Share of negatives a detector calls significant at p < alpha: a calibrated detector stays near alpha."""
-    neg = p[y == 0]
+    """Share of negatives a detector calls significant at p < alpha: a calibrated detector stays near alpha.
+
+    `p` may hold NaN where a detector gave no p-value (an abstention, a failure, a score without a test): those
+    negatives are left out, not counted as "not significant", which would flatter the detector.
+    """
+    p = np.asarray(p, dtype=float)
+    neg = p[(np.asarray(y) == 0) & np.isfinite(p)]
     if neg.size == 0:
-        raise DistillBenchError("expected at least one negative pair to measure a false-positive rate, got none")
+        raise DistillBenchError("expected at least one negative pair with a p-value to measure a false-positive rate, got none")
     return float(np.mean(neg < alpha))
 
 
@@ -55,59 +86,3 @@ def degeneracy(s: np.ndarray) -> str | None:
     if np.ptp(s) == 0:
         return "constant scores"
     return None
-
-
-def bootstrap_ci(
-    y: np.ndarray,
-    s: np.ndarray,
-    metric: Metric,
-    n: int,
-    seed: int,
-    clusters: Sequence[str] | None = None,
-    level: float = 0.95,
-) -> tuple[float, float]:
-    """Percentile interval of `metric` under resampling.
-
-    With `clusters` (the teacher of each pair), whole clusters are resampled: pairs that share a teacher are not
-    independent, and pretending they are makes intervals too narrow. Resamples that lack one of the two labels
-    are redrawn. Without clusters, positives and negatives are resampled separately.
-    """
-    rng = np.random.default_rng(seed)
-    vals: list[float] = []
-    if clusters is not None:
-        groups = [np.flatnonzero(np.asarray(clusters) == c) for c in sorted(set(clusters))]
-        # A resample is fixed by the multiset of clusters drawn, and with few teachers there are few multisets:
-        # computing each once gives exactly the same interval, orders of magnitude faster.
-        memo: dict[tuple[int, ...], float | None] = {}
-        tries = 0
-        while len(vals) < n and tries < 20 * n:
-            tries += 1
-            draw = tuple(sorted(rng.integers(0, len(groups), len(groups)).tolist()))
-            if draw not in memo:
-                idx = np.concatenate([groups[g] for g in draw])
-                memo[draw] = metric(y[idx], s[idx]) if len(np.unique(y[idx])) == 2 else None
-            if memo[draw] is not None:
-                vals.append(memo[draw])
-    else:
-        pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
-        for _ in range(n):
-            idx = np.concatenate([rng.choice(pos, pos.size), rng.choice(neg, neg.size)])
-            vals.append(metric(y[idx], s[idx]))
-    if not vals:
-        raise DistillBenchError("bootstrap drew no resample holding both labels; every teacher needs positive and negative pairs")
-    lo, hi = np.quantile(vals, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return float(lo), float(hi)
-
-
-def rank_ranges(intervals: Sequence[tuple[float, float]]) -> list[tuple[int, int]]:
-    """(best, worst) rank of each method from its confidence interval on a higher-is-better metric.
-
-    Best rank = 1 + the number of methods whose lower bound is above this one's upper bound (they are surely
-    better); worst rank = the number of methods not surely worse. Methods whose intervals overlap share ranks.
-    """
-    out = []
-    for lo, hi in intervals:
-        better = sum(o_lo > hi for o_lo, _ in intervals)
-        worse = sum(o_hi < lo for _, o_hi in intervals)
-        out.append((1 + better, len(intervals) - worse))
-    return out

@@ -78,7 +78,7 @@ class _Contained:
         if self.load_error:
             self.worker.kill()
 
-    def score(self, evidence: PairEvidence) -> tuple[float, float | None] | str:
+    def score(self, evidence: PairEvidence) -> tuple[float, float | None, bool] | str:
         if self.load_error:
             return self.load_error
         now = time.monotonic()
@@ -128,11 +128,11 @@ class _InProcess:
             if str(snapshot) in sys.path:
                 sys.path.remove(str(snapshot))
 
-    def score(self, evidence: PairEvidence) -> tuple[float, float | None] | str:
+    def score(self, evidence: PairEvidence) -> tuple[float, float | None, bool] | str:
         if self.load_error:
             return self.load_error
         reply = score_one(self.detector, evidence)
-        return reply.error if reply.error else (reply.score, reply.p_value)
+        return reply.error if reply.error else (reply.score, reply.p_value, reply.abstained)
 
     def close(self) -> None:
         pass
@@ -158,7 +158,8 @@ def run_split(submission: Submission, view: EvidenceView, split: str, limits: Li
                     failures[evidence.pair_id] = got
                     verdicts.append(PairVerdict(pair_id=evidence.pair_id, score=None, p_value=None, error=got))
                 else:
-                    verdicts.append(PairVerdict(pair_id=evidence.pair_id, score=got[0], p_value=got[1]))
+                    verdicts.append(PairVerdict(pair_id=evidence.pair_id, score=got[0], p_value=got[1],
+                                                abstained=got[2]))
         finally:
             runner.close()
     vf = VerdictFile(suite=view.manifest.suite, split=split, detector=submission.slug,

@@ -4,7 +4,8 @@ benchmark -> worker (stdin):  a `PairEvidence` per line, cut to the submission's
 worker -> benchmark (stdout): first a `Ready` or `LoadFailed`, then one `Reply` per pair.
 
 The worker shares its process with untrusted code, so the benchmark treats every line it sends as untrusted input:
-`parse_reply` re-checks the schema, the pair id, and that the score is finite and the p-value a probability.
+`parse_reply` re-checks the schema, the pair id, and that the score is finite and the p-value a probability (and
+absent on an abstention).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Reply(_Strict):
     score: float | None = None
     p_value: float | None = None
     error: str | None = None
+    abstained: bool = False  # Verdict.abstain(): no verdict on this pair (the scorer reports coverage)
 
 
 def clean(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
@@ -63,8 +65,8 @@ def parse_hello(line: bytes) -> Ready | LoadFailed | str:
     return f"sent a malformed first message ({clean(line.decode('utf-8', 'replace'), 80)!r}); expected `ready`"
 
 
-def parse_reply(line: bytes, pair_id: str) -> tuple[float, float | None] | str:
-    """(score, p_value) for a good reply, else the failure message to record for the pair."""
+def parse_reply(line: bytes, pair_id: str) -> tuple[float, float | None, bool] | str:
+    """(score, p_value, abstained) for a good reply, else the failure message to record for the pair."""
     try:
         reply = Reply.model_validate_json(line)
     except (ValidationError, ValueError):
@@ -77,4 +79,6 @@ def parse_reply(line: bytes, pair_id: str) -> tuple[float, float | None] | str:
         return f"returned a non-finite score ({reply.score}); expected a finite number"
     if reply.p_value is not None and not (0.0 <= reply.p_value <= 1.0):
         return f"returned p_value {reply.p_value}; expected a probability in [0, 1] or none"
-    return reply.score, reply.p_value
+    if reply.abstained and reply.p_value is not None:
+        return f"abstained with p_value {reply.p_value}; an abstention carries no p-value"
+    return reply.score, reply.p_value, reply.abstained

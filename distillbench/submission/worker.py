@@ -84,7 +84,11 @@ def score_one(detector: Any, pair: PairEvidence, memory_mb: int | None = None) -
         return Reply(pair_id=pair.pair_id, error=f"returned a non-finite score ({clean(repr(score), 40)}); expected a finite number")
     if p is not None and (not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0):
         return Reply(pair_id=pair.pair_id, error=f"returned p_value {clean(repr(p), 40)}; expected a probability in [0, 1] or none")
-    return Reply(pair_id=pair.pair_id, score=float(score), p_value=None if p is None else float(p))
+    abstained = getattr(verdict, "abstained", False)
+    if not isinstance(abstained, bool) or (abstained and p is not None):
+        return Reply(pair_id=pair.pair_id, error=f"returned abstained={clean(repr(abstained), 40)} with p_value "
+                                                 f"{clean(repr(p), 40)}; expected Verdict.abstain() or a verdict")
+    return Reply(pair_id=pair.pair_id, score=float(score), p_value=None if p is None else float(p), abstained=abstained)
 
 
 def _limit(kind: int, value: int) -> None:

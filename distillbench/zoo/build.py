@@ -29,16 +29,33 @@ from distillbench.zoo.manifest import Manifest, ModelRecord, PoolRecord, derive_
 from distillbench.zoo.sample import sample_completions
 from distillbench.zoo.spec import LMStage, LogitDistillStage, ModelSpec, SeqDistillStage, Slice, SuiteSpec
 from distillbench.zoo.tokenizer import load_tokenizer, train_tokenizer
+from distillbench.zoo.distinct import TeacherDistinctness, measure_teachers
+from distillbench.zoo.pools import write_model_pools
+from distillbench.zoo.schedule import build_in_workers
 from distillbench.zoo.train import new_model, pack, train_lm, train_logit_distill
 
 # Bump when a change here alters the weights a spec produces, so stale models are rebuilt rather than reused.
-BUILD_VERSION = 2
+BUILD_VERSION = 3
 PROMPT_WORDS = 4
+# Held-out documents of the broad mixture on which teachers' likelihood profiles are compared (`zoo.distinct`).
+DISTINCT_DOCS = (920000, 920256)
+
+
+class _Ticks:
+    """A progress sink for a training loop: a callable's ticks, or nothing."""
+
+    def __init__(self, fn=None) -> None:  # noqa: ANN001
+        self.fn = fn
+
+    def update(self, n: int = 1) -> None:
+        if self.fn is not None:
+            self.fn(n)
 
 
 class SuiteBuilder:
-    def __init__(self, spec: SuiteSpec, workspace: Workspace, progress: bool = True) -> None:
+    def __init__(self, spec: SuiteSpec, workspace: Workspace, progress: bool = True, workers: int = 1) -> None:
         self.spec = spec
+        self.workers = workers
         self.ws = workspace
         self.dir = workspace.suite_dir(spec.name)
         self.progress = progress
@@ -158,34 +175,38 @@ class SuiteBuilder:
     def _blocks(texts: list[str], context: int, tok: PreTrainedTokenizerFast) -> torch.Tensor:
         return pack(tok(texts)["input_ids"], tok.eos_token_id, context)
 
-    def _train(self, m: ModelSpec, bar: tqdm) -> PreTrainedModel:
-        arch = self.spec.archs[m.arch]
-        tok = self._tok(m.name)
+    def _initial(self, m: ModelSpec) -> PreTrainedModel:
         if m.init is not None:
-            model = AutoModelForCausalLM.from_pretrained(self.dir / "models" / m.init)
-        else:
-            model = new_model(arch, len(tok), tok.eos_token_id, m.seed)
+            return AutoModelForCausalLM.from_pretrained(self.dir / "models" / m.init)
+        return new_model(self.spec.archs[m.arch], len(self._tok(m.name)), self._tok(m.name).eos_token_id, m.seed)
+
+    def _stage_blocks(self, m: ModelSpec, stage: LMStage | SeqDistillStage | LogitDistillStage) -> torch.Tensor:
+        """The packed token blocks one stage trains on (teacher answers come from the API cache or are sampled)."""
+        arch, tok = self.spec.archs[m.arch], self._tok(m.name)
+        if isinstance(stage, SeqDistillStage):
+            texts = self._teacher_outputs(stage, m.seed)  # sampling, if any, leaves torch's RNG as it was
+            if stage.dose < 1.0:
+                if stage.clean is None:
+                    raise DistillBenchError(f"model {m.name}: dose < 1 needs a `clean` slice")
+                n_clean = round(len(texts) * (1 - stage.dose) / stage.dose)
+                clean = self._docs(stage.clean)
+                if len(clean) < n_clean:
+                    raise DistillBenchError(f"model {m.name}: clean slice has {len(clean)} docs, dose needs {n_clean}")
+                texts = texts + clean[:n_clean]
+            return self._blocks(texts, arch.context, tok)
+        return self._blocks(self._docs(stage.data), arch.context, tok)
+
+    def _train(self, m: ModelSpec, bar: tqdm) -> PreTrainedModel:
+        model = self._initial(m)
         for i, stage in enumerate(m.stages):
             label = (m.seed, m.name, i)
             torch.manual_seed(m.seed + i)
-            if isinstance(stage, LMStage):
-                train_lm(model, self._blocks(self._docs(stage.data), arch.context, tok), stage.steps, stage.lr,
-                         stage.batch_size, label, bar.update)
-            elif isinstance(stage, SeqDistillStage):
-                texts = self._teacher_outputs(stage, m.seed)  # sampling, if any, leaves torch's RNG as it was
-                if stage.dose < 1.0:
-                    if stage.clean is None:
-                        raise DistillBenchError(f"model {m.name}: dose < 1 needs a `clean` slice")
-                    n_clean = round(len(texts) * (1 - stage.dose) / stage.dose)
-                    clean = self._docs(stage.clean)
-                    if len(clean) < n_clean:
-                        raise DistillBenchError(f"model {m.name}: clean slice has {len(clean)} docs, dose needs {n_clean}")
-                    texts = texts + clean[:n_clean]
-                train_lm(model, self._blocks(texts, arch.context, tok), stage.steps, stage.lr, stage.batch_size, label,
-                         bar.update)
-            elif isinstance(stage, LogitDistillStage):
-                train_logit_distill(model, self._load(stage.teacher), self._blocks(self._docs(stage.data), arch.context, tok),
-                                    stage.steps, stage.lr, stage.batch_size, stage.temperature, label, bar.update)
+            blocks = self._stage_blocks(m, stage)
+            if isinstance(stage, LogitDistillStage):
+                train_logit_distill(model, self._load(stage.teacher), blocks, stage.steps, stage.lr, stage.batch_size,
+                                    stage.temperature, label, bar.update)
+            else:
+                train_lm(model, blocks, stage.steps, stage.lr, stage.batch_size, label, bar.update)
         return model
 
     def _save(self, m: ModelSpec, model: PreTrainedModel, out: Path) -> None:
@@ -204,25 +225,27 @@ class SuiteBuilder:
         shutil.rmtree(out, ignore_errors=True)
         tmp.rename(out)
 
-    def ensure_model(self, m: ModelSpec, bar: tqdm) -> ModelRecord:
+    def _is_built(self, m: ModelSpec) -> bool:
+        key_file = self.dir / "models" / m.name / "distillbench_key.json"
+        return key_file.is_file() and json.loads(key_file.read_text()).get("key") == self.model_key(m)
+
+    def ensure_model(self, m: ModelSpec, on_step=None) -> bool:
+        """Train and save one model unless it is on disk with its current key; True when it had to be trained."""
+        if self._is_built(m):
+            return False
+        self._save(m, self._train(m, _Ticks(on_step)), self.dir / "models" / m.name)
+        self._loaded.pop(m.name, None)
+        return True
+
+    def _record(self, m: ModelSpec) -> ModelRecord:
         out = self.dir / "models" / m.name
-        key = self.model_key(m)
-        key_file = out / "distillbench_key.json"
-        if key_file.is_file() and json.loads(key_file.read_text()).get("key") == key:
-            bar.update(self._units(m))
-            self.reused.append(m.name)
-        else:
-            bar.set_postfix_str(m.name)
-            self._save(m, self._train(m, bar), out)
-            self._loaded.pop(m.name, None)
-            self.built.append(m.name)
         model_sha = sha256_file(out / "model.safetensors")
         with safe_open(out / "model.safetensors", "pt") as fh:
             n_params = sum(math.prod(fh.get_slice(k).get_shape()) for k in fh.keys())
         return ModelRecord(
             name=m.name, role=m.role, path=f"models/{m.name}", sha256=model_sha, fingerprint=model_fingerprint(out),
-            spec_sha256=key, arch=self.spec.archs[m.arch].model_dump(), seed=m.seed, tokenizer=m.tokenizer, persona=m.persona,
-            init=m.init,
+            spec_sha256=self.model_key(m), arch=self.spec.archs[m.arch].model_dump(), seed=m.seed, tokenizer=m.tokenizer,
+            persona=m.persona, init=m.init,
             provenance=[s.model_dump(mode="json") for s in m.stages], n_params=n_params,
         )
 
@@ -235,7 +258,8 @@ class SuiteBuilder:
 
     def rebuild(self, name: str, scratch: Path) -> str:
         """Train one model again from its spec into `scratch`, with a fresh API cache (teacher answers are sampled
-        again too), and return the sha256 of its weights. Its dependencies (init weights, teachers) are read from
+        again too), and return the sha256 of its weights. A batched model is rebuilt with its whole training group,
+        since the group is part of what fixes its bytes. Its dependencies (init weights, teachers) are read from
         the workspace, and must themselves match the manifest; `zoo verify` checks that first."""
         self._determinism()
         self.ensure_tokenizers()
@@ -281,7 +305,19 @@ class SuiteBuilder:
         rows = [r for r in rows if r["continuation"].strip()]
         target = self.ws.pool_path(self.spec.name)
         write_jsonl(target, [{"id": f"pool-{n:05d}", **row} for n, row in enumerate(rows)])
-        return PoolRecord(path=target.name, sha256=sha256_file(target), n_texts=len(target.read_text().splitlines()))
+        return PoolRecord(path=target.name, sha256=sha256_file(target), n_texts=len(target.read_text().splitlines()),
+                          per_model=self.spec.pairing is not None)
+
+    def check_teachers(self) -> TeacherDistinctness:
+        """How alike the teachers are (`zoo.distinct`); a design with near-duplicate teachers is refused."""
+        teachers = self.spec.by_role("teacher")
+        texts = self._docs(Slice(mixture="broad", start=DISTINCT_DOCS[0], stop=DISTINCT_DOCS[1]))
+        result = measure_teachers({t.name: self._load(t.name) for t in teachers}, self.tokenizer, texts)
+        if not result.passed:
+            raise DistillBenchError(f"suite {self.spec.name}: teachers {result.closest[0]} and {result.closest[1]} are "
+                                    f"near-duplicates (likelihood-profile correlation {result.max_correlation:.3f} > "
+                                    f"bound {result.bound}); change their seeds, mixtures or architectures")
+        return result
 
     # -- all ---------------------------------------------------------------------------------------------------
     def _determinism(self) -> None:
@@ -294,22 +330,27 @@ class SuiteBuilder:
         self.ensure_tokenizers()
         n_pool = len(self.spec.by_role("teacher")) + len(self.spec.by_role("reference"))
         total = sum(self._units(m) for m in self.spec.models) + n_pool
+        distinct: list[TeacherDistinctness] = []
+        # Refuse near-duplicate teachers before a single student is trained on them.
+        check = (lambda: distinct.append(self.check_teachers())) if self.spec.pairing is not None else None
         with tqdm(total=total, desc=f"zoo {self.spec.name}", unit="step", disable=not self.progress) as bar:
-            records = [self.ensure_model(m, bar) for m in self.spec.models]
+            self.built, self.reused = build_in_workers(self, self.workers, bar, after_teachers=check)
+            records = [self._record(m) for m in self.spec.models]
             pool = self.ensure_pool(bar)
         manifest = Manifest(
             suite=self.spec.name, suite_spec_sha256=sha256_json(self.spec.model_dump(mode="json")), corpus_seed=self.spec.corpus_seed,
             versions=versions(), tokenizer_sha256=self.tokenizer_shas[None],
             tokenizers={name: sha for name, sha in self.tokenizer_shas.items() if name is not None},
             models=records, pairs=derive_pairs(self.spec),
-            pool=pool,
+            pool=pool, teacher_distinctness=distinct[0] if distinct else None,
         )
+        write_model_pools(self.dir, manifest)
         write_model(self.ws.manifest_path(self.spec.name), manifest)
         return manifest
 
 
-def build_suite(spec: SuiteSpec, workspace: Workspace, progress: bool = True) -> tuple[Manifest, SuiteBuilder]:
-    builder = SuiteBuilder(spec, workspace, progress)
+def build_suite(spec: SuiteSpec, workspace: Workspace, progress: bool = True, workers: int = 1) -> tuple[Manifest, SuiteBuilder]:
+    builder = SuiteBuilder(spec, workspace, progress, workers)
     return builder.build(), builder
 
 

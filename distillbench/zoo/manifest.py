@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from distillbench.rng import SplitMix64, derive_seed
+from distillbench.zoo.distinct import TeacherDistinctness
 from distillbench.zoo.spec import LogitDistillStage, ModelSpec, SeqDistillStage, SuiteSpec
 
 MANIFEST_SCHEMA_VERSION = 2
@@ -48,6 +50,8 @@ class PoolRecord(_Strict):
     path: str
     sha256: str
     n_texts: int
+    # True: each model scores only the texts its pairs need (`zoo.pools`), from pools/<model>.jsonl.
+    per_model: bool = False
 
 
 class Manifest(_Strict):
@@ -61,6 +65,8 @@ class Manifest(_Strict):
     models: list[ModelRecord]
     pairs: list[PairRecord]
     pool: PoolRecord
+    # How alike the teachers are (suites with a design; `zoo.distinct`): the builder refuses near-duplicates.
+    teacher_distinctness: TeacherDistinctness | None = None
 
     def model(self, name: str) -> ModelRecord:
         return next(m for m in self.models if m.name == name)
@@ -76,8 +82,37 @@ def _lineage(spec: SuiteSpec, model: ModelSpec) -> set[str]:
     return seen
 
 
+def _own_teachers(spec: SuiteSpec, student: ModelSpec) -> set[str]:
+    """The teachers a student is a case for: those it distilled from, shares data with, or shares weights with."""
+    line = _lineage(spec, student)
+    own = student.teachers_distilled() | ({student.same_data_as} - {None})
+    return own | {t.name for t in spec.by_role("teacher") if line & (_lineage(spec, t) | {t.name})}
+
+
+def pairing_plan(spec: SuiteSpec) -> list[tuple[str, str]]:
+    """(teacher, student) pairs to label: every teacher × every student, or with `spec.pairing` each student with its
+    own teachers and `others_per_student` other teachers drawn from the pairing seed and the student's name.
+
+    Why linear: a crossed design grows as teachers × students, and nearly all its pairs are easy other-teacher
+    negatives; a fixed number of others per student keeps the mix of negative types the same at any suite size.
+    """
+    teachers = [t.name for t in spec.by_role("teacher")]
+    students = spec.by_role("student")
+    if spec.pairing is None:
+        return [(t, s.name) for t in teachers for s in students]
+    plan = []
+    for s in students:
+        own = _own_teachers(spec, s)
+        others = SplitMix64(derive_seed("pairing", spec.pairing.seed, s.name)).shuffle([t for t in teachers if t not in own])
+        # A student of nobody (a clean fine-tune) gets one more drawn teacher in place of its own.
+        k = spec.pairing.others_per_student + (0 if own else 1)
+        chosen = own | set(others[:k])
+        plan += [(t, s.name) for t in teachers if t in chosen]
+    return plan
+
+
 def derive_pairs(spec: SuiteSpec) -> list[PairRecord]:
-    """Every teacher × every student, labelled by whether the student distilled from that teacher.
+    """The pairs of `pairing_plan`, labelled by whether the student distilled from that teacher.
 
     Conditions: the distillation methods for a positive; for a negative the hard case it stands for ("same-data",
     "weight-sharing": the student grew from a checkpoint in the teacher's own lineage, "other-teacher": distilled,
@@ -85,34 +120,34 @@ def derive_pairs(spec: SuiteSpec) -> list[PairRecord]:
     as its own field on every pair, distilled or not, so a reader can see which detectors confuse the two.
     """
     pairs = []
-    for teacher in spec.by_role("teacher"):
+    for teacher_name, student_name in pairing_plan(spec):
+        teacher, student = spec.model(teacher_name), spec.model(student_name)
         teacher_line = _lineage(spec, teacher) | {teacher.name}
-        for student in spec.by_role("student"):
-            methods = sorted(
-                s.kind for s in student.stages
-                if isinstance(s, (SeqDistillStage, LogitDistillStage)) and s.teacher == teacher.name
+        methods = sorted(
+            s.kind for s in student.stages
+            if isinstance(s, (SeqDistillStage, LogitDistillStage)) and s.teacher == teacher.name
+        )
+        shares = bool(teacher_line & _lineage(spec, student))
+        if methods:
+            conditions = methods
+        elif shares:
+            conditions = ["weight-sharing"]
+        elif student.teachers_distilled():
+            conditions = ["other-teacher"]
+        elif student.same_data_as == teacher.name:
+            conditions = ["same-data"]
+        else:
+            conditions = ["independent"]
+        pairs.append(
+            PairRecord(
+                pair_id=f"{teacher.name}__{student.name}",
+                teacher=teacher.name,
+                student=student.name,
+                label=int(bool(methods)),
+                conditions=conditions + list(student.tags) + [t for t in teacher.tags if t not in student.tags],
+                shares_weights_with_teacher=shares,
+                split=student.split,
             )
-            shares = bool(teacher_line & _lineage(spec, student))
-            if methods:
-                conditions = methods
-            elif shares:
-                conditions = ["weight-sharing"]
-            elif student.teachers_distilled():
-                conditions = ["other-teacher"]
-            elif student.same_data_as == teacher.name:
-                conditions = ["same-data"]
-            else:
-                conditions = ["independent"]
-            pairs.append(
-                PairRecord(
-                    pair_id=f"{teacher.name}__{student.name}",
-                    teacher=teacher.name,
-                    student=student.name,
-                    label=int(bool(methods)),
-                    conditions=conditions + list(student.tags) + [t for t in teacher.tags if t not in student.tags],
-                    shares_weights_with_teacher=shares,
-                    split=student.split,
-                )
-            )
+        )
     # A hidden split's pairs are listed by their opaque ids: a position in the list must not give a condition away.
     return sorted(pairs, key=lambda p: p.pair_id) if pairs and all(p.split == "test" for p in pairs) else pairs

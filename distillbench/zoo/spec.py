@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from distillbench.corpus import Mixture, Persona
 from distillbench.errors import DistillBenchError
+from distillbench.zoo.design import Design, Pairing, expand
 
 
 class _Strict(BaseModel):
@@ -24,11 +25,14 @@ class _Strict(BaseModel):
 
 
 class Arch(_Strict):
-    family: Literal["gpt2", "llama"] = "gpt2"
+    family: Literal["gpt2", "llama", "gptneox"] = "gpt2"
     width: int = 64
     layers: int = 2
     heads: int = 2
     context: int = 128
+    # GPT-2's default dropout. Models without dropout train batched (`zoo.batched`): their updates use no randomness,
+    # so a model's weights do not depend on which other models shared its vectorised step.
+    dropout: float | None = None
 
 
 class TokenizerSpec(_Strict):
@@ -167,6 +171,10 @@ class SuiteSpec(_Strict):
     personas: dict[str, Persona]
     pool: PoolSpec
     models: list[ModelSpec]
+    # The recipe the models were expanded from (`zoo.design`), kept so the manifest's spec hash covers it.
+    design: Design | None = None
+    # Linear pairing (each student with its own teacher and a few others); None pairs every teacher with every student.
+    pairing: Pairing | None = None
 
     @model_validator(mode="after")
     def _references_resolve(self) -> SuiteSpec:
@@ -235,7 +243,10 @@ def load_suite(name_or_path: str) -> SuiteSpec:
             raise DistillBenchError(f"unknown suite {name_or_path!r}; known suites: {', '.join(available_suites())}")
         text = resources.files("distillbench.suites").joinpath(f"{name_or_path}.yaml").read_text()
     try:
-        return SuiteSpec.model_validate(yaml.safe_load(text))
-    except (ValidationError, yaml.YAMLError) as exc:
+        data = yaml.safe_load(text)
+        if isinstance(data, dict) and "design" in data and "models" not in data:
+            data = expand(data)
+        return SuiteSpec.model_validate(data)
+    except (ValidationError, yaml.YAMLError, KeyError, TypeError) as exc:
         first = str(exc).splitlines()
         raise DistillBenchError(f"suite {name_or_path}: invalid specification: {' '.join(first[:3])}") from exc

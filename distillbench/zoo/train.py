@@ -11,7 +11,15 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedModel
+from transformers import (
+    GPT2Config,
+    GPT2LMHeadModel,
+    GPTNeoXConfig,
+    GPTNeoXForCausalLM,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedModel,
+)
 
 from distillbench.rng import SplitMix64, derive_seed
 from distillbench.zoo.spec import Arch
@@ -20,15 +28,25 @@ from distillbench.zoo.spec import Arch
 def new_model(arch: Arch, vocab_size: int, eos_id: int, seed: int) -> PreTrainedModel:
     torch.manual_seed(seed)
     if arch.family == "gpt2":
+        dropout = {} if arch.dropout is None else {k: arch.dropout for k in ("resid_pdrop", "embd_pdrop", "attn_pdrop")}
         config = GPT2Config(
             vocab_size=vocab_size, n_embd=arch.width, n_layer=arch.layers, n_head=arch.heads,
-            n_positions=arch.context, bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
+            n_positions=arch.context, bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id, **dropout,
         )
         return GPT2LMHeadModel(config)
+    if arch.family == "gptneox":
+        config = GPTNeoXConfig(
+            vocab_size=vocab_size, hidden_size=arch.width, intermediate_size=arch.width * 4,
+            num_hidden_layers=arch.layers, num_attention_heads=arch.heads, max_position_embeddings=arch.context,
+            hidden_dropout=arch.dropout or 0.0, attention_dropout=arch.dropout or 0.0,
+            bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
+        )
+        return GPTNeoXForCausalLM(config)
     config = LlamaConfig(
         vocab_size=vocab_size, hidden_size=arch.width, intermediate_size=arch.width * 4,
         num_hidden_layers=arch.layers, num_attention_heads=arch.heads, num_key_value_heads=arch.heads,
-        max_position_embeddings=arch.context, bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
+        max_position_embeddings=arch.context, attention_dropout=arch.dropout or 0.0,
+        bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
     )
     return LlamaForCausalLM(config)
 

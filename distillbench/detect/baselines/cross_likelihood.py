@@ -43,7 +43,7 @@ class CrossLikelihoodDetector:
         teacher_ids = [t.id for t in pair.pool if t.role == "teacher"]
         ref_texts = [(t.id, t.source_id) for t in pair.pool if t.role == "reference"]
         if not teacher_ids or not ref_texts or pair.student.logliks is None:
-            return Verdict(score=0.0, p_value=None)
+            return Verdict.abstain()
         student = self._affinity(pair.student, teacher_ids, [i for i, _ in ref_texts])
         null = [
             self._affinity(ref, teacher_ids, [i for i, src in ref_texts if src != ref.model_id])
@@ -51,6 +51,6 @@ class CrossLikelihoodDetector:
         ]
         null = [v for v in null if np.isfinite(v)]
         if not np.isfinite(student):
-            return Verdict(score=0.0, p_value=None)
+            return Verdict.abstain()
         z, p = z_against_null(student, null)
         return Verdict(score=z, p_value=p)

@@ -50,7 +50,7 @@ class IdentityConsistencyDetector:
         counts = Counter(n for i in ids for n in _names(pair.teacher.generations.get(i, "")))
         persona = {n for n, _ in counts.most_common(2)}
         if not ids or not persona:
-            return Verdict(score=0.0, p_value=None)
+            return Verdict.abstain()
         student = self._rate(pair.student, ids, persona)
         null = [self._rate(r, ids, persona) for r in pair.references]
         z, p = z_against_null(student, null, min_sd=1.0 / len(ids))

@@ -49,7 +49,7 @@ class IdiosyncrasyClassifierDetector:
         teacher = [t.continuation for t in pair.pool if t.role == "teacher"]
         refs = [(t.source_id, t.continuation) for t in pair.pool if t.role == "reference"]
         if len(teacher) < 5 or len({s for s, _ in refs}) < 2:
-            return Verdict(score=0.0, p_value=None)
+            return Verdict.abstain()
         key = (pair.teacher.model_id, *(r.model_id for r in pair.references))
         if key not in self._per_teacher:
             null = [self._apply(self._fit(teacher, [c for s, c in refs if s != r.model_id]), r) for r in pair.references]

@@ -40,7 +40,7 @@ class MembershipDetector:
         pairs = [(logged[c], fresh[c]) for c in sorted(set(logged) & set(fresh))]
         logliks = pair.student.logliks or {}
         if not pairs or not all(i in logliks for p in pairs for i in p):
-            return Verdict(score=0.0, p_value=None)
+            return Verdict.abstain()
         student = self._stat(pair.student, pairs)
         null = [self._stat(r, pairs) for r in pair.references if r.logliks and all(i in r.logliks for p in pairs for i in p)]
         z, p = z_against_null(student, null, min_sd=1.0 / len(pairs))

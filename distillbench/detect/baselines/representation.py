@@ -48,7 +48,7 @@ class RepresentationSimilarityDetector:
         ids = [p.id for p in pair.pool if p.id in t and pair.student.hidden and p.id in pair.student.hidden
                and all(r.hidden and p.id in r.hidden for r in pair.references)]
         if len(ids) < 3:
-            return Verdict(score=0.0, p_value=None)
+            return Verdict.abstain()
         profile = np.array([-t[i][0] / max(1, t[i][1]) for i in ids])
         student = self._cka(pair.student, ids, profile)
         z, p = z_against_null(student, [self._cka(r, ids, profile) for r in pair.references], min_sd=1e-3)

@@ -34,7 +34,7 @@ class ResponseSimilarityDetector:
         for m in models:
             texts += [m.generations.get(p, "") for p in prompt_ids]
         if not prompt_ids or not any(t.strip() for t in texts):
-            return Verdict(score=0.0, p_value=None)
+            return Verdict.abstain()
         vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), norm="l2").fit(texts)
         n = len(prompt_ids)
         mats = vec.transform(texts)

@@ -54,7 +54,7 @@ class TokenAgreementProvenanceDetector:
     def score(self, pair: PairEvidence) -> Verdict:
         ids = sorted(pair.prompts)
         if not ids or not pair.references:
-            return Verdict(score=0.0, p_value=None)
+            return Verdict.abstain()
         to_teacher = np.array([agreement(pair.student.generations.get(i, ""), pair.teacher.generations.get(i, "")) for i in ids])
         margins, p_values = [], []
         for ref in pair.references:

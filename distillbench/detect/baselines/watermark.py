@@ -26,7 +26,7 @@ class WatermarkRadioactivityDetector:
     Kirchenbauer et al. green-list z-test) with `ignore_repeated_ngrams=True`: each (context, token) pair counts
     once, which is the de-duplication Sander et al. require for the p-value to stay valid on a model's repetitive
     output. Score: the z statistic; p-value: the detector's one-sided normal p. A teacher without a watermark gives
-    no evidence (score 0, no p-value). Departure: the paper also filters to tokens the suspect model scores under a
+    no evidence: it abstains. Departure: the paper also filters to tokens the suspect model scores under a
     reading mode; this uses the open (generation) mode only.
     """
 
@@ -38,7 +38,7 @@ class WatermarkRadioactivityDetector:
     def score(self, pair: PairEvidence) -> Verdict:
         secret = pair.teacher_secret
         if secret is None or secret.watermark is None:
-            return Verdict(score=0.0, p_value=None)
+            return Verdict.abstain()
         import torch
         from transformers import GPT2Config, WatermarkDetector, WatermarkingConfig
 
@@ -48,7 +48,7 @@ class WatermarkRadioactivityDetector:
         for key in sorted(pair.student.generations):
             ids += tok.encode(pair.student.generations[key], add_special_tokens=False).ids + [eos]
         if len(ids) < 8:
-            return Verdict(score=0.0, p_value=None)
+            return Verdict.abstain()
         # The detector reads only vocab_size and the EOS/pad id from the config it is given.
         config = GPT2Config(vocab_size=tok.get_vocab_size(), bos_token_id=eos, eos_token_id=eos, pad_token_id=eos)
         detector = WatermarkDetector(model_config=config, device="cpu",
