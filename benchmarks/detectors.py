@@ -3,7 +3,7 @@
     python benchmarks/detectors.py [--suite mini] [--home .distillbench]
 
 Needs the suite built and probed (`distillbench run --suite mini`). Prints one row per detector: seconds to score
-all pairs, seconds to compute its metrics (bootstrap included), and the student queries each pair costs.
+all pairs, seconds to compute its metrics (jackknife intervals included), and the student queries each pair costs.
 """
 
 from __future__ import annotations

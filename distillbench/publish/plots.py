@@ -19,8 +19,6 @@ from distillbench.publish.entries import Entry
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies; dashes tell curves apart in grey too.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#7F7F7F")
 DASHES = ("", "6 3", "2 3", "8 3 2 3")
-# Diverging scale for AUROC: red below chance, near-white at chance, blue toward perfect.
-STOPS = ((0.0, (178, 24, 43)), (0.25, (239, 138, 98)), (0.5, (247, 247, 247)), (0.75, (103, 169, 207)), (1.0, (33, 102, 172)))
 CHAR_W = 6.6  # average glyph width at font-size 12, for laying out labels without measuring text
 
 
@@ -56,10 +54,6 @@ def _svg(uid: str, width: float, height: float, title: str, desc: str, body: lis
 
 def _short(text: str, chars: int) -> str:
     return text if len(text) <= chars else text[: max(1, chars - 1)] + "…"
-
-
-def colour(auroc: float) -> str:
-    return _scale(STOPS, auroc)
 
 
 def _ink(fill: str) -> str:

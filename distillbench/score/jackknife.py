@@ -4,7 +4,7 @@ Pairs that share a teacher are not independent (one teacher's students are easie
 another's), so every interval treats the teacher as the unit. With G teachers, the jackknife recomputes a metric G
 times, each time without one teacher's pairs; the spread of those G values gives the standard error, and the
 interval uses Student's t with G-1 degrees of freedom. Simulated on this benchmark's cluster structure (see
-tests/test_score_coverage.py) it holds its 95% level where a teacher bootstrap with percentile intervals did not.
+tests/test_score_coverage.py) it holds its 95% level, where intervals that treat pairs as independent do not.
 
 The leave-one-out AUROCs come from one G x G matrix of Mann-Whitney counts between the positives of teacher a and
 the negatives of teacher b: leaving teacher k out removes row k and column k, so all G values cost one pass.

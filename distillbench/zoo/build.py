@@ -1,9 +1,11 @@
-"""Builds a synthetic suite: tokenizer, every model in spec order, the probe text pool, and the manifest.
+"""Builds a synthetic suite: tokenizers, every model, the probe text pool, and the manifest.
 
-Takes a `SuiteSpec`; produces `suites/<suite>/{models/*, pool.jsonl, manifest.json}` in the workspace. A model whose
-build key (its spec, its data, its dependencies' keys, this file's BUILD_VERSION) matches what is on disk is reused;
-an interrupted build resumes at the first model that was not finished, because a model directory only appears, by
-rename, once it is complete.
+Takes a `SuiteSpec`; produces `suites/<suite>/{models/*, pool.jsonl, pools/*, manifest.json}` in the workspace.
+Models are trained by `zoo.schedule` (units of work in dependency order, on one or more worker processes); for a
+suite with a design, the teachers are built and checked for near-duplicates (`zoo.distinct`) before any student. A
+model whose build key (its spec, its data, its dependencies' keys, the thread count, this file's BUILD_VERSION)
+matches what is on disk is reused; an interrupted build resumes with the models that were not finished, because a
+model directory only appears, by rename, once it is complete.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from distillbench.zoo.train import new_model, pack, train_lm, train_logit_distil
 # Bump when a change here alters the weights a spec produces, so stale models are rebuilt rather than reused.
 BUILD_VERSION = 3
 PROMPT_WORDS = 4
+# Tokens kept free of a model's context when fitting pool texts to it (see `ensure_pool`).
+CONTEXT_MARGIN = 8
 # Held-out documents of the broad mixture on which teachers' likelihood profiles are compared (`zoo.distinct`).
 DISTINCT_DOCS = (920000, 920256)
 
@@ -249,6 +253,14 @@ class SuiteBuilder:
             provenance=[s.model_dump(mode="json") for s in m.stages], n_params=n_params,
         )
 
+    def _fit(self, text: str, max_tokens: int) -> str:
+        """`text`, cut at a word boundary until it is at most `max_tokens` tokens under every tokenizer of the suite
+        (a prefix of what the model wrote: a logged answer stays a prefix of what the API served)."""
+        words = text.split(" ")
+        while len(words) > 1 and max(len(t(" ".join(words))["input_ids"]) for t in self.tokenizers.values()) > max_tokens:
+            words = words[:-1]
+        return " ".join(words)
+
     def _truncate(self, text: str, max_tokens: int) -> str:
         """Cut corpus text to about as long as a sampled continuation, at a word boundary, so it fits any context."""
         ids = self.tokenizer(text)["input_ids"]
@@ -301,6 +313,10 @@ class SuiteBuilder:
             ctx = prompt_prefix(doc, PROMPT_WORDS)
             rows.append({"source": "corpus", "kind": "corpus", "context": ctx,
                          "continuation": self._truncate(doc[len(ctx):], pool.max_new_tokens)})
+        # Every model must be able to score every text: lm-eval refuses a continuation longer than the model's context
+        # (the context itself it cuts from the left), and a small vocabulary spends more tokens on the same words.
+        limit = min(self.spec.archs[m.arch].context for m in self.spec.models) - CONTEXT_MARGIN
+        rows = [r | {"continuation": self._fit(r["continuation"], limit)} for r in rows]
         # Ids are positions, not names: a text's id must not say which model wrote it. Empty answers score nothing.
         rows = [r for r in rows if r["continuation"].strip()]
         target = self.ws.pool_path(self.spec.name)

@@ -34,6 +34,10 @@ def sample_completions(
             chunk = prompts[b : b + batch_size]
             enc = tokenizer(chunk, return_tensors="pt", padding=True)
             torch.manual_seed(derive_seed("sample", *seed_label, b) % (2**63))
+            # A model with learned absolute positions (GPT-2) has no position past its context: a long prompt (an
+            # identity question in a small vocabulary) gets a shorter answer instead of an index error.
+            room = getattr(model.config, "n_positions", None)
+            new_tokens = max_new_tokens if room is None else max(1, min(max_new_tokens, room - enc["input_ids"].shape[1]))
             with torch.no_grad():
                 gen = model.generate(
                     **enc,
@@ -41,7 +45,7 @@ def sample_completions(
                     temperature=temperature if temperature > 0 else None,
                     top_k=0,
                     top_p=1.0,
-                    max_new_tokens=max_new_tokens,
+                    max_new_tokens=new_tokens,
                     pad_token_id=tokenizer.pad_token_id,
                     eos_token_id=tokenizer.eos_token_id,
                 )

@@ -2,8 +2,10 @@
 
 A suite is a YAML file (`distillbench/suites/<name>.yaml`) validated into `SuiteSpec`. Every model is a list of
 training stages applied in order to a fresh initialisation (or to another model's weights, which the manifest then
-records as weight sharing). Pairs are derived, not listed: every teacher is paired with every student, and the label
-is whether the student has a distillation stage from that teacher.
+records as weight sharing). A suite may instead give a `design:` recipe (`zoo.design`) that expands into its models.
+Pairs are derived, not listed: every teacher with every student, or with `pairing` each student with its own teacher
+and a few others (`zoo.manifest.pairing_plan`); the label is whether the student has a distillation stage from that
+teacher.
 """
 
 from __future__ import annotations
