@@ -22,6 +22,7 @@ from importlib import resources
 
 import yaml
 
+from distillbench.cli import _quiet_libraries
 from distillbench.paths import Workspace
 from distillbench.zoo.build import build_suite
 from distillbench.zoo.design import expand
@@ -46,6 +47,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--teachers", type=int, default=3)
     args = ap.parse_args()
+    _quiet_libraries()
     old_s, n = timed_build(sliced_standard(args.teachers, threads=2), workers=1)
     new_s, _ = timed_build(sliced_standard(args.teachers, threads=1), workers=2)
     old_rate, new_rate = n / old_s * 60, n / new_s * 60

@@ -37,3 +37,12 @@ def micro_view(micro_home):
     from distillbench.paths import Workspace
 
     return open_suite_view(Workspace(micro_home), "micro")
+
+
+@pytest.fixture(scope="session")
+def standard_home(tmp_path_factory) -> Path:
+    """A fresh workspace after `distillbench evaluate` of two detectors on the committed `standard` dev evidence:
+    what a method author gets from a clone, nothing built (read-only for tests)."""
+    home = tmp_path_factory.mktemp("standard-dev")
+    assert run_cli("evaluate", "--home", str(home), "--detector", "random", "--detector", "cross_likelihood") == 0
+    return home

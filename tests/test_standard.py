@@ -129,18 +129,16 @@ def test_hidden_split_suites_are_never_exported(micro_home, tmp_path, capsys):
     assert "only public dev splits are published" in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
-def test_committed_standard_dev_evidence_evaluates_on_a_fresh_workspace(tmp_path, monkeypatch):
+def test_committed_standard_dev_evidence_evaluates_on_a_fresh_workspace(standard_home):
     """What a method author gets from a fresh clone: the full dev split, no model built."""
-    monkeypatch.delenv("DISTILLBENCH_PUBLISHED", raising=False)
     assert (bundles_dir() / "standard" / "bundle.json").is_file(), "leaderboard/evidence/standard is not committed"
-    home = tmp_path / "fresh"
-    assert run_cli("evaluate", "--home", str(home), "--detector", "random", "--detector", "cross_likelihood") == 0
-    results = Results.model_validate_json((home / "suites/standard/results.json").read_text())
-    assert results.split == "dev" and len(results.pairs) >= 60
+    assert not (standard_home / "suites" / "standard" / "models").exists()
+    results = Results.model_validate_json((standard_home / "suites/standard/results.json").read_text())
+    assert results.split == "dev" and len(results.pairs) >= 1900 and results.intervals["clusters"] >= 48
     assert {p.label for p in results.pairs} == {0, 1}
     by = {d.detector: d for d in results.detectors}
-    assert 0.3 < by["random"].overall.auroc < 0.7
-    assert by["cross_likelihood"].overall.auroc > 0.75
+    assert 0.4 < by["random"].overall.auroc < 0.6
+    assert by["cross_likelihood"].overall.auroc > 0.7
 
 
 def test_zoo_verify_rebuilds_a_model_and_compares_its_hash(micro_copy, capsys):
