@@ -102,13 +102,12 @@ def cmd_probe(args) -> None:
     from distillbench.evidence.store import EvidenceStore
     from distillbench.probe.runner import ProbeTarget, probe_hidden_states, probe_models
     from distillbench.zoo.build import load_manifest
-    from distillbench.zoo.pools import model_pool_path, write_model_pools
+    from distillbench.zoo.pools import model_pool_path
 
     _quiet_libraries()
     manifest = load_manifest(args.ws, args.suite)
     targets = []
     suite_dir = args.ws.suite_dir(manifest.suite)
-    write_model_pools(suite_dir, manifest)
     for record in manifest.models:
         if record.role == "base":
             continue
@@ -121,9 +120,10 @@ def cmd_probe(args) -> None:
     if shard:
         try:
             k, n = (int(x) for x in shard.split("/"))
-            assert 1 <= k <= n
-        except (ValueError, AssertionError):
-            raise DistillBenchError(f"--shard takes K/N with 1 <= K <= N, e.g. 1/2; got {shard!r}") from None
+        except ValueError:
+            k = n = 0
+        if not 1 <= k <= n:
+            raise DistillBenchError(f"--shard takes K/N with 1 <= K <= N, e.g. 1/2; got {shard!r}")
         targets = targets[k - 1 :: n]
     taskset = _taskset(args, manifest)
     store = EvidenceStore(args.ws.evidence_dir)

@@ -73,25 +73,6 @@ def _records_from_samples(target: ProbeTarget, task: str, task_fp: str, samples:
     return EvidenceRecord(kind="loglikelihood", logliks=lls, **common)
 
 
-def _collect_environment_once() -> None:
-    """lm-eval describes the environment in every result (`pip list`, torch's collect_env: about a second each call);
-    the environment does not change between the models of one run, so it is collected for the first and reused."""
-    import lm_eval.evaluator as evaluator
-
-    original = evaluator.add_env_info
-    if getattr(original, "distillbench_once", False):
-        return
-    cached: dict = {}
-
-    def add_env_info(storage: dict) -> None:
-        if not cached:
-            original(cached)
-        storage.update(cached)
-
-    add_env_info.distillbench_once = True
-    evaluator.add_env_info = add_env_info
-
-
 def probe_models(
     targets: list[ProbeTarget],
     taskset: TaskSet,
@@ -106,7 +87,6 @@ def probe_models(
 
     for name in ("lm-eval", "lm_eval", "transformers"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    _collect_environment_once()
     report = ProbeReport()
     # One task manager per pool file (0.04 s each): the pool a model scores is task metadata.
     managers: dict[Path, tuple] = {}

@@ -82,7 +82,7 @@ def _lineage(spec: SuiteSpec, model: ModelSpec) -> set[str]:
     return seen
 
 
-def _own_teachers(spec: SuiteSpec, student: ModelSpec) -> set[str]:
+def own_teachers(spec: SuiteSpec, student: ModelSpec) -> set[str]:
     """The teachers a student is a case for: those it distilled from, shares data with, or shares weights with."""
     line = _lineage(spec, student)
     own = student.teachers_distilled() | ({student.same_data_as} - {None})
@@ -102,7 +102,7 @@ def pairing_plan(spec: SuiteSpec) -> list[tuple[str, str]]:
         return [(t, s.name) for t in teachers for s in students]
     plan = []
     for s in students:
-        own = _own_teachers(spec, s)
+        own = own_teachers(spec, s)
         others = SplitMix64(derive_seed("pairing", spec.pairing.seed, s.name)).shuffle([t for t in teachers if t not in own])
         # A student of nobody (a clean fine-tune) gets one more drawn teacher in place of its own.
         k = spec.pairing.others_per_student + (0 if own else 1)

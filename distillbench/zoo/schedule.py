@@ -21,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from distillbench.zoo.manifest import own_teachers
 from distillbench.zoo.spec import ModelSpec, SuiteSpec
 
 
@@ -50,13 +51,8 @@ def units(spec: SuiteSpec) -> list[Unit]:
             return m.name
         if m.name in teacher_of_base:
             return teacher_of_base[m.name]
-        if m.role == "student":
-            own = sorted(m.teachers_distilled() | ({m.same_data_as} - {None}))
-            if own:
-                return own[0]
-            if m.init in teacher_of_base:  # grown from a teacher's checkpoint
-                return teacher_of_base[m.init]
-        return m.name
+        own = sorted(own_teachers(spec, m)) if m.role == "student" else []
+        return own[0] if own else m.name
 
     grouped: dict[tuple[str, bool], Unit] = {}
     for m in spec.models:
@@ -87,6 +83,7 @@ def build_in_workers(builder, workers: int, bar, after_teachers: Callable[[], No
     """Train every missing model of `builder.spec`; `after_teachers` runs once every teacher-side unit is done."""
     spec = builder.spec
     todo = units(spec)
+    todo_all = list(todo)
     done: set[str] = set()
     built: list[str] = []
     checked = after_teachers is None
@@ -104,7 +101,6 @@ def build_in_workers(builder, workers: int, bar, after_teachers: Callable[[], No
             after_teachers()
             checked = True
 
-    todo_all = list(todo)
     if workers <= 1:
         while todo:
             u = next(u for u in todo if ready(u))

@@ -32,8 +32,7 @@ class Arch(_Strict):
     layers: int = 2
     heads: int = 2
     context: int = 128
-    # GPT-2's default dropout. Models without dropout train batched (`zoo.batched`): their updates use no randomness,
-    # so a model's weights do not depend on which other models shared its vectorised step.
+    # None: the family's default (GPT-2 0.1, Llama and GPT-NeoX 0). The standard suite's tiny models train without.
     dropout: float | None = None
 
 
