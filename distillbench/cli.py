@@ -150,10 +150,13 @@ def cmd_detect(args) -> None:
     names = args.detector or available()
     for name in names:
         get_detector(name)  # unknown names fail before any work
-    view = open_suite_view(args.ws, args.suite)
-    for vf in detect(names, view, args.ws):
+    fresh = getattr(args, "no_cache", False)
+    view = open_suite_view(args.ws, args.suite, memo=not fresh)
+    for run in detect(names, view, args.ws, use_cache=not fresh):
+        vf = run.verdicts
         failed = sum(v.error is not None for v in vf.verdicts)
-        print(f"detect: {vf.detector}: {len(vf.verdicts)} pairs in {vf.seconds:.2f}s" + (f", {failed} failed" if failed else ""))
+        took = f"cached (detected in {vf.seconds:.2f}s)" if run.cached else f"in {vf.seconds:.2f}s"
+        print(f"detect: {vf.detector}: {len(vf.verdicts)} pairs {took}" + (f", {failed} failed" if failed else ""))
 
 
 def cmd_score(args, only: list[str] | None = None) -> None:
@@ -168,9 +171,9 @@ def cmd_score(args, only: list[str] | None = None) -> None:
         resolution_lines,
         score,
     )
-    from distillbench.zoo.build import load_manifest
+    from distillbench.evidence.view import load_suite_manifest
 
-    manifest = load_manifest(args.ws, args.suite)
+    manifest = load_suite_manifest(args.ws, args.suite)
     vdir = args.ws.verdicts_dir(args.suite)
     # Always every verdicts file present, so results.json stays whole when one detector is re-evaluated.
     files = sorted(vdir.glob("*.json")) if vdir.is_dir() else []
@@ -249,6 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
                               "model's bytes: each model trains with the suite's fixed thread count wherever it runs")
     detect = argparse.ArgumentParser(add_help=False)
     detect.add_argument("--detector", action="append", help="detector to run (repeatable; default: all registered)")
+    detect.add_argument("--no-cache", action="store_true",
+                        help="run every detector even where verdicts for the same detector code, evidence and run key "
+                             "are cached, and re-hash every evidence file; the results refresh the cache (in the "
+                             "suite's detect-cache/)")
 
     parser = argparse.ArgumentParser(
         prog="distillbench",

@@ -39,3 +39,39 @@ def test_corrupted_evidence_file(micro_copy, capsys):
 def test_score_before_detect_and_missing_manifest(tmp_path, capsys):
     assert run_cli("score", "--suite", "micro", "--home", str(tmp_path)) == 2
     assert "zoo build" in _one_error_line(capsys)
+
+
+# ---- submissions: a run that scores nothing is an error and leaves nothing behind ---------------------------------
+
+def _submission(root, slug, body):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from hostile import write_submission
+
+    source = ("from distillbench.detect.base import Verdict\n\n\nclass Broken:\n    name = 'broken'\n"
+              "    access = 'black-box'\n    summary = 'x'\n    uses = frozenset({'generations'})\n\n" + body)
+    return write_submission(root, slug, source, meta={"entry_point": "detector:Broken"})
+
+
+def test_a_detector_that_never_loads_exits_non_zero_and_writes_nothing(standard_home, tmp_path, capsys):
+    """Contained (bubblewrap) on the standard dev split: the class raises when made, so no pair is scored."""
+    folder = _submission(tmp_path, "never-loads", "    def __init__(self):\n        raise RuntimeError('no weights')\n\n"
+                                                  "    def score(self, pair):\n        return Verdict(score=0.0)\n")
+    for command in ("run", "validate"):
+        assert run_cli("submission", command, str(folder), "--home", str(standard_home)) == 2
+        line = _one_error_line(capsys)
+        assert line == (f"error: submission {folder} is invalid: entry_point `detector:Broken`: Broken() failed: "
+                        "raised RuntimeError: no weights")
+    assert not (standard_home / "submissions" / "never-loads").exists()
+
+
+def test_a_detector_that_fails_every_pair_exits_non_zero_and_writes_nothing(standard_home, tmp_path, capsys):
+    folder = _submission(tmp_path, "always-fails", "    def score(self, pair):\n        return 1 / 0\n")
+    assert run_cli("submission", "run", str(folder), "--home", str(standard_home), "--unsafe-in-process") == 2
+    line = _one_error_line(capsys)
+    assert line.startswith(f"error: submission {folder} is invalid: the detector failed on every one of 1944 dev "
+                           "pairs (expected a finite score for every pair): pair ")
+    assert "raised ZeroDivisionError: division by zero" in line and line.endswith("; nothing was written")
+    assert not (standard_home / "submissions" / "always-fails").exists()

@@ -454,3 +454,51 @@ def test_abstentions_pass_through_the_submission_protocol():
     assert "abstention carries no p-value" in parse_reply(bad, "p1")
     sneaky = Verdict.model_construct(score=0.0, p_value=0.2, abstained=True)
     assert "expected Verdict.abstain()" in score_one(types.SimpleNamespace(score=lambda p: sneaky), pair).error
+
+
+def test_auroc_is_the_exact_mann_whitney_fraction_that_sklearn_rounds():
+    """The rank form is exact (rank sums are half-integers), so it equals U / (P N) rounded once; scikit-learn's
+    trapezoid sum can be a few ulps off it, never more."""
+    from fractions import Fraction
+
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        y, s = _tied(rng, int(rng.integers(5, 300)), levels=int(rng.integers(2, 30)))
+        pos, neg = s[y == 1], s[y == 0]
+        u = sum(Fraction(int((p > neg).sum())) + Fraction(int((p == neg).sum()), 2) for p in pos)
+        assert auroc_score(y, s) == float(u / (pos.size * neg.size))
+        assert abs(auroc_score(y, s) - roc_auc_score(y, s)) <= 1e-12
+
+
+def _loop_reference(y, s, g, G):
+    """The scorer's headline numbers the slow way: one scikit-learn call per AUROC and per left-out teacher."""
+    full = roc_auc_score(y, s)
+    ks = [k for k in range(G) if (g == k).any()]
+    loo = np.array([roc_auc_score(y[g != k], s[g != k]) for k in ks])
+    se = np.sqrt((len(ks) - 1) / len(ks) * np.sum((loo - loo.mean()) ** 2))
+    half = stats.t.ppf(0.975, len(ks) - 1) * se
+    fpr, tpr, _ = roc_curve(y, s)
+    return full, (max(0.0, full - half), min(1.0, full + half)), float(tpr[fpr <= 0.05 + 1e-12].max()), loo
+
+
+def test_score_equals_a_loop_of_sklearn_calls_on_a_48_teacher_split(manifest_file):
+    """The vectorised scorer gives the numbers the per-call path gives: AUROC, its jackknife interval, TPR at 5%
+    FPR, and every paired difference with its jackknife SE."""
+    manifest = synthetic_suite(48, n_other=6, n_independent=3)
+    vfs = synthetic_verdicts(manifest, 4, seed=5)
+    results = score(manifest, manifest_file, vfs)
+    y = np.array([p.label for p in manifest.pairs])
+    g = np.unique([p.teacher for p in manifest.pairs], return_inverse=True)[1]
+    loo_of = {}
+    for vf in vfs:
+        s = np.array([v.score for v in vf.verdicts])
+        full, ci, tpr5, loo_of[vf.detector] = _loop_reference(y, s, g, 48)
+        got = next(d for d in results.detectors if d.detector == vf.detector).overall
+        assert got.auroc == pytest.approx(full, abs=1e-12) and got.tpr_at_5pct_fpr == tpr5
+        assert got.auroc_ci == pytest.approx(ci, abs=1e-12)
+    for c in results.comparisons:
+        d = loo_of[c.a] - loo_of[c.b]
+        assert c.se == pytest.approx(np.sqrt(47 / 48 * np.sum((d - d.mean()) ** 2)), abs=1e-12)
+        sa = np.array([v.score for v in next(vf for vf in vfs if vf.detector == c.a).verdicts])
+        sb = np.array([v.score for v in next(vf for vf in vfs if vf.detector == c.b).verdicts])
+        assert c.diff == pytest.approx(roc_auc_score(y, sa) - roc_auc_score(y, sb), abs=1e-12)

@@ -38,6 +38,7 @@ from distillbench.submission.schema import SubmissionMeta
 from conftest import run_cli
 
 HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
+SALT = b"site-tests-maintainers-salt-" + b"7f3a9c2e5b1d8f604a2c9e7b3d5f1a08"  # stands in for the secret CI salt
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -102,7 +103,7 @@ def make_repo(results_path: Path, repo: Path) -> Path:
         (tuned, "random", "dev", "2026-01-04T00:00:00+00:00"),
     ]:
         write_results(out / meta.slug / f"{meta.version}-{split}.json",
-                      _submission_results(results, detector, meta, split, created))
+                      _submission_results(results, detector, meta, split, created), salt=SALT)
     (repo / "submissions" / "hostile").mkdir(parents=True)
     (repo / "submissions" / "hostile" / "README.md").write_text(
         f"# Hostile\n\n{HOSTILE}\n\n[click](javascript:alert(1)) ![pixel](https://tracker.example/p.gif)\n")
@@ -120,7 +121,7 @@ def site_repo(micro_home, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def site_inputs(micro_home, site_repo):
-    return collect(micro_home, site_repo)
+    return collect(micro_home, site_repo, salt=SALT)
 
 
 @pytest.fixture(scope="session")
@@ -138,7 +139,7 @@ def _rows(html: str) -> list[str]:
 
 def test_build_is_fast_and_byte_identical(site_inputs, micro_home, site_repo, tmp_path):
     start = time.perf_counter()
-    first = render_site(collect(micro_home, site_repo))
+    first = render_site(collect(micro_home, site_repo, salt=SALT))
     seconds = time.perf_counter() - start
     assert seconds < 20, f"site build took {seconds:.1f}s"
     assert first == render_site(site_inputs)
@@ -401,7 +402,8 @@ def test_coverage_calibration_and_no_bootstrap_wording(site_dir, site_inputs):
     assert "jackknife" in index and "t(G−1)" in index
 
 
-def test_old_schema_results_are_skipped_with_one_line(micro_home, site_repo, tmp_path, capsys):
+def test_old_schema_results_are_skipped_with_one_line(micro_home, site_repo, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DISTILLBENCH_RESULTS_SALT", SALT.decode())
     repo, home = tmp_path / "repo", tmp_path / "home"
     shutil.copytree(site_repo, repo)
     (home / "suites" / "micro").mkdir(parents=True)
@@ -411,7 +413,7 @@ def test_old_schema_results_are_skipped_with_one_line(micro_home, site_repo, tmp
     record = json.loads(path.read_text())
     record["metrics"]["schema_version"] = RESULTS_SCHEMA_VERSION - 1
     path.write_text(json.dumps(record))  # the old file is skipped before its hash is checked
-    inputs = collect(home, repo)
+    inputs = collect(home, repo, salt=SALT)
     assert len(inputs.skipped) == 2
     assert all(f"schema {RESULTS_SCHEMA_VERSION - 1}" in line and line.startswith("skipped ") for line in inputs.skipped)
     assert {e.slug for e in inputs.entries} == {"hostile", "steady"}
@@ -428,10 +430,82 @@ def test_hand_edited_results_file_stops_the_build(micro_home, site_repo, tmp_pat
     path = repo / "leaderboard/results/tuned/1.0.0-dev.json"
     path.write_text(path.read_text().replace('"=Tuned method"', '"Tuned method"'))
     with pytest.raises(DistillBenchError, match="edited"):
-        collect(micro_home, repo)
+        collect(micro_home, repo, salt=SALT)
 
 
-def test_cli_builds_into_workspace_and_refuses_foreign_folders(micro_home, site_repo, tmp_path, capsys):
+def test_only_results_whose_signature_checks_out_are_published(micro_home, site_repo, tmp_path, capsys, monkeypatch):
+    """A forged verified file (bogus HMAC, unknown salt id), a verified file signed with the public development salt
+    (which anyone can sign with), a local file, and any file when the builder lacks the salt: each left out with one
+    line, never shown, never as verified."""
+    from distillbench.submission.results import DEFAULT_SALT, remove_local
+
+    repo = tmp_path / "repo"
+    shutil.copytree(site_repo, repo)
+    results = Results.model_validate_json((micro_home / "suites/micro/results.json").read_text())
+    out = repo / "leaderboard" / "results"
+    forged = _submission_results(results, "random", _meta(name="Forged", slug="forged"), "test", "2026-02-01T00:00:00+00:00")
+    forged_doc = json.loads(forged.model_dump_json())
+    forged_doc["metrics"]["detectors"][0]["overall"]["auroc"] = 0.999
+    forged_doc |= {"salt_id": "0123456789ab", "hmac": "f" * 64}
+    (out / "forged").mkdir()
+    (out / "forged" / "1.0.0-test.json").write_text(json.dumps(forged_doc))
+    public = _submission_results(results, "random", _meta(name="Public", slug="public"), "test", "2026-02-01T00:00:00+00:00")
+    write_results(out / "public" / "1.0.0-test.json", public, salt=DEFAULT_SALT.encode())
+    public_dev = _submission_results(results, "random", _meta(name="Public dev", slug="public-dev"), "dev", "2026-02-01T00:00:00+00:00")
+    write_results(out / "public-dev" / "1.0.0-dev.json", public_dev, salt=DEFAULT_SALT.encode())
+    local = _submission_results(results, "random", _meta(name="Local", slug="local"), "dev", "2026-02-01T00:00:00+00:00")
+    write_results(out / "local" / "1.0.0-dev.json", local.model_copy(update={"status": "local"}), salt=SALT)
+
+    inputs = collect(micro_home, repo, salt=SALT)
+    slugs = {e.slug for e in inputs.entries}
+    assert not slugs & {"forged", "public", "public-dev", "local"} and {"hostile", "steady", "tuned"} <= slugs
+    assert sorted(inputs.skipped) == [
+        "not published: leaderboard/results/forged/1.0.0-test.json is signed with salt id 0123456789ab, which this "
+        f"build does not hold (its salt has id {_salt_id(SALT)}): its hash cannot be "
+        "checked; set $DISTILLBENCH_RESULTS_SALT to the maintainers' salt",
+        "not published: leaderboard/results/local/1.0.0-dev.json is a local result (`distillbench submission run`); "
+        "only the maintainers' re-runs are published",
+        "not published: leaderboard/results/public-dev/1.0.0-dev.json is signed with salt id "
+        f"{_salt_id(DEFAULT_SALT.encode())}, which this build does not hold (its salt has id {_salt_id(SALT)}): its "
+        "hash cannot be checked; set $DISTILLBENCH_RESULTS_SALT to the maintainers' salt",
+        "not published: leaderboard/results/public/1.0.0-test.json is signed with salt id "
+        f"{_salt_id(DEFAULT_SALT.encode())}, which this build does not hold (its salt has id {_salt_id(SALT)}): its "
+        "hash cannot be checked; set $DISTILLBENCH_RESULTS_SALT to the maintainers' salt",
+    ]
+    pages = render_site(inputs)
+    assert not any("forged" in name or "0.999" in pages[name].decode(errors="replace") for name in pages
+                   if name.endswith(".html"))
+
+    # A builder without the maintainers' salt (the public default) checks the public-salt files: the dev one is shown,
+    # marked; the "verified" one is refused; the maintainers' files cannot be checked and are left out.
+    monkeypatch.delenv("DISTILLBENCH_RESULTS_SALT", raising=False)
+    assert run_cli("site", "build", "--home", str(micro_home), "--repo", str(repo), "--out", str(tmp_path / "out")) == 0
+    printed = capsys.readouterr().out
+    assert "site: not published: leaderboard/results/public/1.0.0-test.json says verified but is signed with the " \
+           "public development salt" in printed
+    assert "site: not published: leaderboard/results/forged/1.0.0-test.json is signed with salt id 0123456789ab" in printed
+    assert "site: not published: leaderboard/results/hostile/1.0.0-test.json is signed with salt id" in printed
+    inputs = collect(micro_home, repo)
+    assert {(e.slug, e.status, e.hash_check) for e in inputs.entries if e.origin == "submission"} == {
+        ("public-dev", "dev only", "public salt")}
+    assert "catches edits, not forgery" in (tmp_path / "out" / "methods" / "public-dev.html").read_text()
+
+    # Local results are removable: only status "local" files go.
+    ws_subs = tmp_path / "ws" / "submissions"
+    write_results(ws_subs / "local" / "1.0.0-dev.json", local.model_copy(update={"status": "local"}))
+    write_results(ws_subs / "kept" / "1.0.0-dev.json", public_dev)
+    assert remove_local(ws_subs) == [ws_subs / "local" / "1.0.0-dev.json"]
+    assert not (ws_subs / "local").exists() and (ws_subs / "kept" / "1.0.0-dev.json").is_file()
+
+
+def _salt_id(salt: bytes) -> str:
+    from distillbench.submission.results import salt_id
+
+    return salt_id(salt)
+
+
+def test_cli_builds_into_workspace_and_refuses_foreign_folders(micro_home, site_repo, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DISTILLBENCH_RESULTS_SALT", SALT.decode())
     out = tmp_path / "out"
     assert run_cli("site", "build", "--home", str(micro_home), "--repo", str(site_repo), "--out", str(out)) == 0
     assert (out / "index.html").is_file() and (out / MARKER).is_file()
@@ -511,7 +585,13 @@ def page(browser, server):
     pg.on("pageerror", lambda e: pg.problems.append(f"page error: {e}"))
     pg.on("dialog", lambda d: (pg.problems.append(f"dialog: {d.message}"), d.dismiss()))
     pg.on("request", lambda r: pg.requests.append(r.url))
-    pg.on("requestfailed", lambda r: pg.problems.append(f"request failed: {r.url}"))
+    # A navigation cancels the requests still in flight (Chromium fetches the favicon after the load event, so a
+    # quick next `goto` aborts it): net::ERR_ABORTED is that cancellation, not a broken page. Every other failure
+    # (refused, not found at the network level, blocked) is a problem; aborted requests are kept to check their
+    # origin like every other request.
+    pg.aborted = []
+    pg.on("requestfailed", lambda r: (pg.aborted if r.failure == "net::ERR_ABORTED" else pg.problems).append(
+        r.url if r.failure == "net::ERR_ABORTED" else f"request failed: {r.url} ({r.failure})"))
     yield pg
     context.close()
 
@@ -530,8 +610,10 @@ def test_index_loads_cleanly_and_makes_no_outside_requests(page, server):
     for other in ("about.html", "changelog.html", "suites/micro.html", "boards/micro-test.html", "compare/micro-dev.html",
                   "compare/micro-test.html", "views/micro-dev/gray-box_verified_date_desc.html", "methods/steady.html"):
         page.goto(server + other)
+        page.wait_for_load_state("networkidle")  # the page's own late requests (the favicon) finish here
         assert page.locator("h1").count() == 1
     assert page.problems == []
+    assert all(u.startswith(server) for u in page.aborted), page.aborted
     assert page.requests and all(u.startswith(server) for u in page.requests), page.requests
 
 

@@ -1,8 +1,12 @@
 """Re-runs and results files: signed, re-scored when stale or edited, "verified" only on the hidden split (which
-needs the maintainers' secret), and one broken submission never costs the others their results. Also the
+needs the maintainers' strong secret and is rationed by the verified-run ledger), published there only as the
+disclosure policy allows, and one broken submission never costs the others their results; the three CI stages
+(export without labels, detect without secrets, score without submitted code) give the one-process result. Also the
 contributor's path from CONTRIBUTING.md: new -> validate -> run."""
 
+import datetime as dt
 import json
+import secrets
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -24,6 +28,19 @@ from distillbench.zoo.spec import load_suite
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_STUDENTS = ("b-seq", "b-control")  # their pairs form the "hidden" split of this test suite
+
+
+@pytest.fixture
+def maintainer_secret(tmp_path, monkeypatch):
+    """A strong secret in a file (the draws go next to it), as docs/test_split.md makes one."""
+    path = tmp_path / "maintainers" / "test-secret"
+    path.parent.mkdir()
+    path.write_text(secrets.token_hex(32) + "\n")
+    monkeypatch.delenv("DISTILLBENCH_TEST_SECRET", raising=False)
+    monkeypatch.delenv("DISTILLBENCH_TEST_DRAWS", raising=False)
+    monkeypatch.delenv("DISTILLBENCH_TEST_DRAWS_FILE", raising=False)
+    monkeypatch.setenv("DISTILLBENCH_TEST_SECRET_FILE", str(path))
+    return path.read_text().strip()
 
 
 @pytest.fixture(scope="module")
@@ -104,21 +121,124 @@ def test_rerun_writes_signed_results_and_rescores_only_what_is_stale(split_home,
     assert {load_results(p).benchmark_version for p in files.values()} == {"999.0.0"}
 
 
-def test_hidden_split_needs_the_secret_and_earns_verified(split_home, tmp_path, capsys, monkeypatch):
+def test_hidden_split_needs_a_strong_secret_and_earns_verified(split_home, tmp_path, capsys, monkeypatch):
     subs, results = _baselines(tmp_path, ("random",)), tmp_path / "results"
-    monkeypatch.delenv("DISTILLBENCH_TEST_SECRET", raising=False)
-    monkeypatch.delenv("DISTILLBENCH_TEST_SECRET_FILE", raising=False)
+    for var in ("DISTILLBENCH_TEST_SECRET", "DISTILLBENCH_TEST_SECRET_FILE", "DISTILLBENCH_TEST_DRAWS",
+                "DISTILLBENCH_TEST_DRAWS_FILE"):
+        monkeypatch.delenv(var, raising=False)
     assert _cli_rerun(split_home, subs, results, "--all", "--split", "test") == 2
     assert _last_error(capsys) == ("error: the hidden test split needs the maintainers' secret: set "
                                    "DISTILLBENCH_TEST_SECRET or DISTILLBENCH_TEST_SECRET_FILE")
+    # The kind of secret the project's own tests used to use, a phrase, a project name and a year: refused.
+    for weak in ("maintainers-only", "distillbench-2026", "a-long-enough-secret-for-tests-0123456789",
+                 "TheHiddenSplitOfDistillBenchIsKeptByTheMaintainersSince2026"):
+        monkeypatch.setenv("DISTILLBENCH_TEST_SECRET", weak)
+        assert _cli_rerun(split_home, subs, results, "--all", "--split", "test") == 2
+        assert _last_error(capsys).startswith("error: the test secret is too weak to keep the hidden split hidden: ")
+    strong = secrets.token_hex(32)
+    monkeypatch.setenv("DISTILLBENCH_TEST_SECRET", strong)
+    assert _cli_rerun(split_home, subs, results, "--all", "--split", "test") == 2
+    assert _last_error(capsys).startswith("error: the hidden test split needs the maintainers' draws too: set "
+                                          "DISTILLBENCH_TEST_DRAWS_FILE")
     assert not results.exists()
 
-    monkeypatch.setenv("DISTILLBENCH_TEST_SECRET", "maintainers-only")
+    monkeypatch.setenv("DISTILLBENCH_TEST_DRAWS_FILE", str(tmp_path / "draws.json"))
     assert _cli_rerun(split_home, subs, results, "--submission", "random", "--split", "test") == 0
-    rec = load_results(results / "random" / "1.0.0-test.json")
+    path = results / "random" / "1.0.0-test.json"
+    rec = load_results(path)
     assert rec.status == "verified" and rec.split == "test" and rec.n_pairs == 4
-    assert rec.metrics.pairs == []  # per-pair rows would publish the hidden labels
-    assert "maintainers-only" not in (results / "random" / "1.0.0-test.json").read_text()
+    # The disclosure policy: no per-pair or per-teacher rows, no failure text, no timing, no threshold, rounded.
+    assert rec.metrics.pairs == [] and rec.failures == [] and rec.seconds is None
+    det = rec.metrics.detectors[0]
+    assert det.threshold_5pct_fpr == 0.0 and det.verdicts_sha256 == "" and det.calibration.by_teacher == {}
+    assert round(det.overall.auroc, 2) == det.overall.auroc
+    assert all(v is None or v * 4 == round(v * 4) for row in det.conditions.values()
+               for v in (row.detected_at_threshold, row.fpr_at_threshold, row.auroc))
+    assert all(row.ci is None and row.matched_auroc_same_data is None for row in det.conditions.values())
+    assert strong not in path.read_text()
+    ledger = json.loads((tmp_path / "verified-ledger.json").read_text())
+    assert [(r["slug"], r["version"]) for r in ledger["runs"]] == [("random", "1.0.0")]
+
+
+def test_one_verified_run_per_submitter_per_period(split_home, tmp_path, maintainer_secret, capsys):
+    """RAID's rule: the second submission of the same people within the period is refused with one line; the others
+    are still scored; the ration comes back after the period and with a new benchmark version."""
+    subs, results, ledger = _baselines(tmp_path, ("random", "cross-likelihood")), tmp_path / "results", tmp_path / "l.json"
+    meta = yaml.safe_load((subs / "random" / "submission.yaml").read_text())
+    again = subs / "random-again"
+    shutil.copytree(subs / "random", again)
+    (again / "submission.yaml").write_text(yaml.safe_dump(meta | {"slug": "random-again", "name": "Random again"},
+                                                          sort_keys=False))
+    other = yaml.safe_load((subs / "cross-likelihood" / "submission.yaml").read_text())
+    other |= {"contact": "someone.else@example.org", "authors": [{"name": "Someone Else", "affiliation": "Elsewhere"}]}
+    (subs / "cross-likelihood" / "submission.yaml").write_text(yaml.safe_dump(other, sort_keys=False))
+
+    view, manifest_path = open_view(Workspace(split_home), "micro"), Workspace(split_home).manifest_path("micro")
+    sandbox, lines = Bubblewrap(forbidden=[split_home]), []
+    day = dt.date(2026, 3, 1)
+    with pytest.raises(DistillBenchError) as err:
+        rerun(view, manifest_path, "test", subs, results, None, Limits(), sandbox, progress=lines.append,
+              ledger_path=ledger, today=day)
+    refused = (f"submission random-again 1.0.0: refused: its submitter ({meta['contact'].casefold()}, "
+               f"{', '.join(sorted(a['name'].casefold() for a in meta['authors']))}) had a verified run of random 1.0.0 "
+               f"on 2026-03-01 under benchmark {BENCHMARK_VERSION}; one verified run per submitter per 30 days per "
+               "benchmark version (docs/disclosure.md), next from 2026-03-31")
+    assert str(err.value).splitlines() == [
+        "rerun finished; 2 of 3 submissions are up to date or re-scored, 1 refused:", refused]
+    assert f"rerun: {refused}" in lines
+    assert sorted(p.parent.name for p in results.glob("*/*.json")) == ["cross-likelihood", "random"]
+    # Re-scoring a version already run is not a new run; a day before the period ends is still inside it.
+    assert [e.action for e in rerun(view, manifest_path, "test", subs, results, ["random"], Limits(), sandbox,
+                                    force=True, progress=lines.append, ledger_path=ledger, today=day)] == ["scored"]
+    with pytest.raises(DistillBenchError, match="1 refused"):
+        rerun(view, manifest_path, "test", subs, results, ["random-again"], Limits(), sandbox, progress=lines.append,
+              ledger_path=ledger, today=day + dt.timedelta(days=29))
+    assert [e.action for e in rerun(view, manifest_path, "test", subs, results, ["random-again"], Limits(), sandbox,
+                                    progress=lines.append, ledger_path=ledger,
+                                    today=day + dt.timedelta(days=30))] == ["scored"]
+    # The dev split is not rationed.
+    assert {e.action for e in rerun(view, manifest_path, "dev", subs, results, None, Limits(), sandbox,
+                                    progress=lines.append, ledger_path=ledger, today=day)} == {"scored"}
+
+
+def test_three_stages_give_the_one_process_result(split_home, tmp_path, maintainer_secret, capsys, monkeypatch):
+    """export (labels stay behind) -> detect (no secret, no salt, no labels in its workspace) -> score (no submitted
+    code) writes what one `rerun` writes."""
+    subs = _baselines(tmp_path, ("random", "response-similarity"))
+    write_submission(subs, "malformed", "x = 1\n", yaml_text="seed: [[[[\n")
+    export, runs, staged, whole = tmp_path / "export", tmp_path / "runs", tmp_path / "staged", tmp_path / "whole"
+    assert _cli_rerun(split_home, subs, whole, "--submission", "random", "--submission", "response-similarity",
+                      "--split", "test", "--ledger", str(tmp_path / "l1.json")) == 0
+    assert _cli_rerun(split_home, subs, staged, "--split", "test", "--stage", "export", "--export-dir", str(export)) == 0
+    blinded = json.loads((export / "suites" / "micro" / "manifest.json").read_text())
+    assert {p["label"] for p in blinded["pairs"]} == {-1} and all(p["conditions"] == [] for p in blinded["pairs"])
+    assert all(m["provenance"] == [] and m["init"] is None for m in blinded["models"])
+    assert not list(export.rglob("*.safetensors"))
+    capsys.readouterr()
+
+    for var in ("DISTILLBENCH_TEST_SECRET", "DISTILLBENCH_TEST_SECRET_FILE", "DISTILLBENCH_RESULTS_SALT"):
+        monkeypatch.delenv(var, raising=False)  # the detect stage holds neither the secret nor the salt
+    assert run_cli("rerun", "--suite", "micro", "--home", str(export), "--submissions-dir", str(subs),
+                   "--split", "test", "--all", "--stage", "detect", "--runs-dir", str(runs)) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "error: rerun finished; 2 of 3 submissions are up to date or re-scored, 1 refused:"
+    assert len(err) == 2 and err[1].startswith("submission malformed: invalid: ")
+    assert sorted(p.relative_to(runs).as_posix() for p in runs.rglob("*.json")) == [
+        "random/1.0.0-test.run.json", "response-similarity/1.0.0-test.run.json"]
+
+    # The score stage of a split built by hand (not drawn from the secret) takes the maintainers' manifest.
+    from distillbench.submission.rerun import score_stage
+
+    entries = score_stage(export, "micro", "test", subs, runs, staged, ["random", "response-similarity"],
+                          ledger_path=tmp_path / "l2.json", manifest_path=Workspace(split_home).manifest_path("micro"),
+                          progress=lambda _: None)
+    assert [e.action for e in entries] == ["scored", "scored"]
+    for slug in ("random", "response-similarity"):
+        a, b = load_results(whole / slug / "1.0.0-test.json"), load_results(staged / slug / "1.0.0-test.json")
+        assert a.metrics.detectors[0].overall == b.metrics.detectors[0].overall
+        assert a.metrics.detectors[0].conditions == b.metrics.detectors[0].conditions
+        assert (a.evidence_sha256, a.manifest_sha256, a.n_pairs, a.status) == (
+            b.evidence_sha256, b.manifest_sha256, b.n_pairs, b.status)
 
 
 def test_one_broken_submission_never_costs_the_others(split_home, tmp_path, capsys):
@@ -127,15 +247,17 @@ def test_one_broken_submission_never_costs_the_others(split_home, tmp_path, caps
     first_dev = view.pair_id(next(p for p in view.manifest.pairs if p.split == "dev"))
     hostile_submission(subs, "hostile-raises", {first_dev: "raises"})
     write_submission(subs, "malformed", "x = 1\n", yaml_text="name: [\n")
+    write_submission(subs, "malformed-too", "x = 1\n", yaml_text="description: 2001-13-45\nseed: " + "9" * 5000 + "\n")
     assert _cli_rerun(split_home, subs, results, "--all", "--split", "dev") == 2
-    line = _last_error(capsys)
-    assert line.startswith("error: rerun finished; 2 of 3 submissions are up to date or re-scored, 1 refused: "
-                           "submission ") and "malformed is invalid: submission.yaml: not valid YAML" in line
+    err = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert err[0] == "error: rerun finished; 2 of 4 submissions are up to date or re-scored, 2 refused:"
+    assert len(err) == 3 and err[1].startswith("submission malformed: invalid: ") and "not valid YAML" in err[1]
+    assert err[2].startswith("submission malformed-too: invalid: ")
     assert load_results(results / "random" / "1.0.0-dev.json").n_failed == 0
     hostile = load_results(results / "hostile-raises" / "1.0.0-dev.json")
     assert [(f.pair_id, f.error) for f in hostile.failures] == [(first_dev, "raised ZeroDivisionError: division by zero")]
     assert hostile.n_pairs == 10 and hostile.metrics.detectors[0].n_failed == 1
-    assert not (results / "malformed").exists()
+    assert not (results / "malformed").exists() and not (results / "malformed-too").exists()
 
 
 def test_changed_code_needs_a_new_version(split_home, tmp_path, capsys):
@@ -143,7 +265,8 @@ def test_changed_code_needs_a_new_version(split_home, tmp_path, capsys):
     assert _cli_rerun(split_home, subs, results, "--all", "--split", "dev") == 0
     (subs / "random" / "detector.py").write_text((subs / "random" / "detector.py").read_text() + "\n# tweaked\n")
     assert _cli_rerun(split_home, subs, results, "--all", "--split", "dev") == 2
-    assert "submission random changed since version 1.0.0 was scored" in _last_error(capsys)
+    err = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert len(err) == 2 and err[1].startswith("submission random changed since version 1.0.0 was scored")
 
 
 def test_contributor_path_new_validate_run(micro_home, tmp_path, capsys):
@@ -159,12 +282,11 @@ def test_contributor_path_new_validate_run(micro_home, tmp_path, capsys):
     shutil.copytree(micro_home, home)
     assert run_cli("submission", "run", str(folder), "--suite", "micro", "--home", str(home)) == 0
     rec = load_results(home / "submissions" / "my-detector" / "1.0.0-dev.json")
-    assert rec.status == "dev only" and rec.n_failed == 0
+    assert rec.status == "local" and rec.n_failed == 0  # never published; `results.remove_local` deletes it
     assert not (REPO / "leaderboard" / "results" / "my-detector").exists()
 
 
-def test_rerun_refuses_a_workspace_without_test_pairs(micro_home, tmp_path, monkeypatch):
-    monkeypatch.setenv("DISTILLBENCH_TEST_SECRET", "x")
+def test_rerun_refuses_a_workspace_without_test_pairs(micro_home, tmp_path, maintainer_secret):
     view = open_view(Workspace(micro_home), "micro")
     with pytest.raises(DistillBenchError, match=r"suite micro has no 'test' pairs \(its pairs are in splits \['dev'\]\)"):
         rerun(view, Workspace(micro_home).manifest_path("micro"), "test", _baselines(tmp_path, ("random",)),

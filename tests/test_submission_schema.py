@@ -20,7 +20,8 @@ from distillbench.submission.scaffold import new_submission
 from distillbench.submission.schema import json_schema_text
 
 REPO = Path(__file__).resolve().parents[1]
-DETECTOR = "class Hostile:\n    pass\n"
+DETECTOR = ("class Hostile:\n    name = 'hostile'\n    access = 'black-box'\n    summary = 'x'\n"
+            "    uses = frozenset({'generations'})\n\n    def score(self, pair):\n        return None\n")
 
 
 def _problems(folder) -> list[str]:
@@ -93,8 +94,8 @@ def test_missing_and_unknown_fields(tmp_path):
     assert _problems(folder) == [
         "submission.yaml: field `authors.0.affiliation` is required",
         "submission.yaml: field `contact` is required",
-        "submission.yaml: unknown field `results` (allowed here: authors, benchmark_data, contact, cost, description, "
-        "entry_point, license, links, name, readme, schema_version, seeds, slug, track, version)",
+        "submission.yaml: unknown field `results` (allowed here: authors, benchmark_data, contact, cost, data_files, "
+        "description, entry_point, license, links, name, readme, schema_version, seeds, slug, track, version)",
     ]
 
 
@@ -203,3 +204,220 @@ def test_every_command_in_contributing_parses():
     for line in commands:
         argv = shlex.split(line.split(" #")[0])[1:]
         parser.parse_args(argv)  # exits (SystemExit) on an unknown command or option
+
+
+# ---- malformed YAML: one clean line each, never a traceback -----------------------------------------------------
+
+def _yaml_with(slug: str, line: str) -> str:
+    data = yaml.safe_dump({**BASE_META, "slug": slug}, sort_keys=False)
+    key = line.split(":")[0]
+    return "".join(ln + "\n" for ln in data.splitlines() if not ln.startswith(key + ":")) + line + "\n"
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("seeds: [" + "9" * 5000 + "]", "not valid YAML (line 18, column 9: a number of 5000 characters is too long to read)"),
+    ("seeds: " + "[" * 3000, "not valid YAML (line 18, column 39: nested more than 32 levels deep)"),
+    ("seeds: [" + "9" * 1000 + "]", "field `seeds.0`: Input should be less than 9223372036854775808; got 99999999999999"),
+    ("seeds: [1, !!python/object:os.system x]", "not valid YAML (line 18, column 12: could not determine a constructor "
+                                                "for the tag 'tag:yaml.org,2002:python/object:os.system')"),
+])
+def test_malformed_values_are_one_line_each(tmp_path, line, expected):
+    folder = write_submission(tmp_path, "odd-yaml", DETECTOR, yaml_text=_yaml_with("odd-yaml", line))
+    problems = _problems(folder)
+    assert len(problems) == 1 and problems[0].startswith(f"submission.yaml: {expected}"), problems
+    assert len(problems[0]) < 300
+
+
+def test_an_impossible_yaml_date_is_text_not_a_traceback(tmp_path):
+    """YAML would read `2001-13-45` as a date and crash on it; no field is a date, so it is read as the text it is."""
+    source = "from distillbench.detect.base import Verdict\n\n\nclass Hostile:\n    pass\n"
+    folder = write_submission(tmp_path, "dated", source, yaml_text=_yaml_with("dated", "description: 2001-13-45"))
+    assert load_submission(folder, review=False).meta.description == "2001-13-45"
+    folder = write_submission(tmp_path, "dated2", source, yaml_text=_yaml_with("dated2", "version: 2001-12-01"))
+    assert _problems(folder)[0] == ("submission.yaml: field `version`: expected a version MAJOR.MINOR.PATCH (e.g. "
+                                    "1.0.0); got '2001-12-01'")
+
+
+def test_infinite_cost_is_refused(tmp_path):
+    folder = _with(tmp_path, cost={"queries_per_pair": 0, "cpu_seconds_per_pair": float("inf")})
+    assert "submission.yaml: field `cost.cpu_seconds_per_pair`: Input should be a finite number; got inf" in _problems(folder)
+
+
+def test_cli_reports_malformed_yaml_on_one_line_without_a_traceback(tmp_path, capsys):
+    folder = write_submission(tmp_path, "deep", DETECTOR, yaml_text="x: " + "[" * 3000 + "\n")
+    assert run_cli("submission", "validate", str(folder), "--no-run") == 2
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+    assert [ln for ln in captured.err.splitlines() if ln] == [
+        f"error: submission {folder} is invalid: submission.yaml: not valid YAML (line 1, column 35: nested more than "
+        "32 levels deep)"]
+
+
+# ---- the code is read, all of it, before anything runs ------------------------------------------------------------
+
+GOOD = """from typing import ClassVar
+
+from distillbench.detect.base import Verdict
+from distillbench.evidence.view import AccessLevel
+
+from helpers import mean_length
+from . import sibling  # relative: the folder's own
+
+
+class Good:
+    name: ClassVar[str] = "good"
+    access: ClassVar[AccessLevel] = AccessLevel.BLACK_BOX
+    summary: ClassVar[str] = "x"
+    uses: ClassVar[frozenset[str]] = frozenset({"generations"})
+
+    def score(self, pair):
+        return Verdict(score=mean_length(pair.student))
+"""
+
+
+def _good(tmp_path, slug="good-one", source=GOOD, **meta):
+    folder = write_submission(tmp_path, slug, source, meta={"entry_point": "detector:Good", **meta})
+    (folder / "helpers.py").write_text("import math\n\n\ndef mean_length(m):\n    return math.fsum(map(len, "
+                                       "m.generations.values()))\n")
+    return folder
+
+
+def test_own_modules_stdlib_and_pinned_packages_are_allowed(tmp_path):
+    sub = load_submission(_good(tmp_path))
+    assert sorted(sub.files) == ["detector.py", "helpers.py", "submission.yaml"]
+
+
+def test_imports_outside_the_pinned_list_and_refused_calls_are_listed_with_file_and_line(tmp_path):
+    source = GOOD.replace("from helpers import mean_length\n", "from helpers import mean_length\nimport nltk\n"
+                          "import importlib, ctypes.util\nfrom subprocess import run\nimport numpy as np\n")
+    source += ("\n    def load(self):\n        exec('1')\n        __import__('os')\n"
+               "        return np.load('x.npy', allow_pickle=True)\n")
+    folder = _good(tmp_path, source=source)
+    (folder / "helpers.py").write_text("import requests\n\n\ndef mean_length(m):\n    return eval('1')\n")
+    problems = _problems(folder)
+    allowed = ("distillbench, numpy, pandas, pyarrow, pydantic, safetensors, scipy, sklearn, tokenizers, torch, "
+               "transformers, yaml")
+    refused = "is refused: it imports or runs code a reviewer cannot read, or reaches outside the detector's process"
+    assert problems == [
+        f"detector.py:7: `import nltk` is not allowed: a detector may import the standard library, its own folder's "
+        f"modules and {allowed} (what the benchmark pins; see CONTRIBUTING.md)",
+        f"detector.py:8: `import importlib` {refused}",
+        f"detector.py:8: `import ctypes.util` {refused}",
+        f"detector.py:9: `from subprocess import run` {refused}",
+        "detector.py:24: `exec` is refused: it imports or runs code given as a string, which a reviewer cannot read",
+        "detector.py:25: `__import__` is refused: it imports or runs code given as a string, which a reviewer cannot "
+        "read",
+        "detector.py:26: `allow_pickle=True` is refused: unpickling runs code stored in a data file",
+        f"helpers.py:1: `import requests` is not allowed: a detector may import the standard library, its own "
+        f"folder's modules and {allowed} (what the benchmark pins; see CONTRIBUTING.md)",
+        "helpers.py:5: `eval` is refused: it imports or runs code given as a string, which a reviewer cannot read",
+    ]
+
+
+def test_unparsable_python_is_a_problem_not_a_crash(tmp_path):
+    folder = _good(tmp_path)
+    (folder / "broken.py").write_text("def f(:\n")
+    assert _problems(folder) == ["broken.py:1: not valid Python (invalid syntax)"]
+
+
+@pytest.mark.parametrize("source, meta, expected", [
+    (GOOD, {"entry_point": "detector:Nope"}, "entry_point `detector:Nope`: module 'detector' has no class 'Nope'"),
+    (GOOD + "\n\ndef make():\n    pass\n", {"entry_point": "detector:make"},
+     "entry_point `detector:make`: module 'detector' defines 'make' as a function; expected a class"),
+    (GOOD.replace('frozenset({"generations"})', 'frozenset({"generations", "telepathy"})'), {},
+     "entry_point `detector:Good`: Good.uses holds 'telepathy'; expected a set of evidence kinds from generations, "
+     "hidden, logliks"),
+    (GOOD, {"track": "gray-box"}, "entry_point `detector:Good`: the class declares access 'black-box' but "
+                                  "submission.yaml declares track 'gray-box'; they must match"),
+    (GOOD.replace("    uses: ClassVar[frozenset[str]] = frozenset({\"generations\"})\n", "").replace("def score", "def scor"),
+     {}, "entry_point `detector:Good`: Good does not satisfy the detector interface: no `uses`, `score` (see "
+         "distillbench.detect.base.Detector)"),
+    (GOOD.replace("from helpers import mean_length", "from numpy import ndarray as Good2"), {"entry_point": "detector:Good2"},
+     "entry_point `detector:Good2`: 'Good2' is imported from 'numpy'; expected a class defined in the submission folder"),
+])
+def test_the_entry_point_class_is_read_from_source(tmp_path, source, meta, expected):
+    folder = _good(tmp_path, source=source, **meta)
+    assert _problems(folder) == [expected]
+
+
+def test_a_class_imported_from_distillbench_or_the_folder_is_followed(tmp_path):
+    folder = write_submission(tmp_path, "reexport", "from pkg.impl import Good as Mine\n",
+                              meta={"entry_point": "detector:Mine"})
+    (folder / "pkg").mkdir()
+    (folder / "pkg" / "__init__.py").write_text("")
+    (folder / "pkg" / "impl.py").write_text(GOOD.replace("from helpers import mean_length\n", "").replace(
+        "from . import sibling  # relative: the folder's own\n", "").replace('{"generations"}', '{"telepathy"}'))
+    assert _problems(folder) == ["entry_point `detector:Mine`: Good.uses holds 'telepathy'; expected a set of evidence "
+                                 "kinds from generations, hidden, logliks"]
+
+
+def test_every_static_problem_is_listed_in_one_error(tmp_path):
+    source = GOOD.replace('{"generations"}', '{"telepathy"}') + "\nimport nltk\n"
+    folder = _good(tmp_path, source=source, version="one", track="gray-box")
+    (folder / "model.pkl").write_bytes(b"\x80\x04K\x01.")
+    problems = _problems(folder)
+    assert [p.split(":")[0] for p in problems] == ["submission.yaml", "model.pkl", "detector.py"]
+    assert problems[0].startswith("submission.yaml: field `version`: expected a version")
+    assert problems[2].startswith("detector.py:19: `import nltk` is not allowed")
+
+
+# ---- opaque files ------------------------------------------------------------------------------------------------
+
+def test_archives_pickles_and_undeclared_binaries_are_refused(tmp_path):
+    folder = _good(tmp_path)
+    (folder / "code.zip").write_bytes(b"PK\x03\x04rest")
+    (folder / "model.pkl").write_bytes(b"\x80\x04K\x01.")
+    (folder / "table.npz").write_bytes(b"PK\x03\x04")
+    (folder / "notes.txt").write_bytes(b"\xff\xfe binary")
+    (folder / "data").mkdir()
+    (folder / "data" / "w.safetensors").write_bytes(b"{}")
+    opaque = ("is accepted only when `data_files` in submission.yaml lists it with a reason, and code in the folder "
+              "loads it")
+    assert _problems(folder) == [
+        "code.zip: archives (.zip) are not accepted, even under `data_files`: a reviewer cannot read what they hold; "
+        "commit the files themselves",
+        "model.pkl: pickles (.pkl) are not accepted, even under `data_files`: loading one runs code stored in it; "
+        "save arrays as .npz or .safetensors",
+        f"notes.txt: a binary or opaque file (not UTF-8 text) {opaque}",
+        f"table.npz: a binary or opaque file (.npz file) {opaque}",
+        f"data/w.safetensors: a binary or opaque file (.safetensors file) {opaque}",
+    ]
+
+
+def test_a_declared_data_file_named_by_the_code_is_accepted(tmp_path):
+    source = GOOD.replace("import AccessLevel\n", "import AccessLevel\n\nWEIGHTS = 'weights.npz'\n")
+    declared = [{"path": "weights.npz", "reason": "logistic weights fitted on suite mini (see README)"},
+                {"path": "extra.bin.dat", "reason": "not loaded anywhere"},
+                {"path": "missing.npz", "reason": "not committed"}]
+    folder = _good(tmp_path, source=source, data_files=declared)
+    (folder / "weights.npz").write_bytes(b"PK\x03\x04\x00\xff")
+    (folder / "extra.bin.dat").write_bytes(b"\x00\xff")
+    assert _problems(folder) == [
+        "submission.yaml: field `data_files`: 'extra.bin.dat' is not named in any .py file of the folder; the code "
+        "that loads a data file must name it (e.g. `Path(__file__).parent / \"weights.npz\"`), so a reviewer sees "
+        "what reads it",
+        "submission.yaml: field `data_files`: 'missing.npz' is not a file in the submission folder",
+    ]
+    folder = _good(tmp_path, slug="good-two", source=source, data_files=declared[:1])
+    (folder / "weights.npz").write_bytes(b"PK\x03\x04\x00\xff")
+    sub = load_submission(folder)
+    assert sub.meta.data_files[0].path == "weights.npz" and "weights.npz" in sub.files
+    assert "data_files" not in json.loads(load_submission(_good(tmp_path, slug="good-three")).meta.model_dump_json())
+
+
+# ---- fast: nothing but the static checks runs before a static error is reported ---------------------------------
+
+def test_validate_reports_static_problems_before_opening_any_evidence(tmp_path, capsys, monkeypatch):
+    from distillbench.submission import cli
+
+    def no_evidence(*args, **kwargs):
+        raise AssertionError("the suite was opened before the static checks finished")
+
+    monkeypatch.setattr(cli, "_open", no_evidence)
+    folder = _good(tmp_path, version="x")
+    # micro: a suite with no published evidence, so nothing before the command installs any either
+    home = str(tmp_path / "home")
+    assert run_cli("submission", "validate", str(folder), "--suite", "micro", "--home", home) == 2
+    assert run_cli("submission", "run", str(folder), "--suite", "micro", "--home", home) == 2
+    errs = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
+    assert len(errs) == 2 and all("field `version`: expected a version MAJOR.MINOR.PATCH" in e for e in errs)

@@ -2,11 +2,13 @@
 
 Takes the workspace, the repository folder and optionally the suites to show; produces `SiteInputs`. Reads
 - `<workspace>/suites/<suite>/results.json` (built-in detectors, from `distillbench run`);
-- `<repo>/leaderboard/results/**.json` (the maintainers' signed submission results) and
-  `<workspace>/submissions/**.json` (local `distillbench submission run` results);
+- `<repo>/leaderboard/results/**.json` (the maintainers' signed submission results; only those whose signature this
+  build can check are published, see `entries.read_submission_results`; local `distillbench submission run`
+  results in the workspace are never read);
 - `<repo>/CONTRIBUTING.md`, `<repo>/submissions/<slug>/<readme>`, the suites' dataset cards and registries
   (see `suites.py`), and `site/changelog.yaml`.
-Results files under an older results schema are left out, each with one line in `SiteInputs.skipped`.
+Results files under an older results schema, or that the site cannot vouch for, are left out, each with one line
+in `SiteInputs.skipped`.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ def _suites_with_results(home: Path) -> list[str]:
     return sorted(p.parent.name for p in root.glob("*/results.json")) if root.is_dir() else []
 
 
-def collect(home: Path, repo: Path, suites: list[str] | None = None, repo_url: str | None = None) -> SiteInputs:
+def collect(home: Path, repo: Path, suites: list[str] | None = None, repo_url: str | None = None,
+            salt: bytes | None = None) -> SiteInputs:
+    """`salt`: the results salt signatures are checked with (default $DISTILLBENCH_RESULTS_SALT)."""
     home, repo = Path(home), Path(repo)
-    submitted, skipped = submission_entries([(repo / "leaderboard" / "results", "leaderboard/results"),
-                                             (home / "submissions", "workspace/submissions")])
+    submitted, skipped = submission_entries([(repo / "leaderboard" / "results", "leaderboard/results")], salt)
     if suites is None:
         found = sorted(set(_suites_with_results(home)) | {e.suite for e in submitted})
         if not found:

@@ -3,8 +3,9 @@
 Takes
 - submission results (`distillbench.submission.results.SubmissionResults`, which embed the submission's metadata):
   the leaderboard's, `leaderboard/results/<slug>/<version>-<split>.json`, written by the maintainers' `distillbench
-  rerun`, and local ones, `<workspace>/submissions/<slug>/<version>-dev.json`, from `distillbench submission run`
-  (a contributor previewing an entry); the leaderboard's file wins when both hold the same version and split;
+  rerun`. Only files whose signature this build can check are published (`read_submission_results`): a file
+  signed with a salt the build does not hold, a "verified" file signed with the public development salt (anyone
+  can write one) and a local file (`distillbench submission run`, status "local") are each left out with one line;
 - suite results, `<workspace>/suites/<suite>/results.json` (`distillbench.score.results.Results`): every registered
   detector run by `distillbench run`, described by the detector registry. The repository's baselines are also
   submitted, as `submissions/<name with '-' for '_'>/`; where such a submission has results on the same suite
@@ -14,7 +15,8 @@ and method pages need, and (on splits that publish them) its per-pair scores, so
 compared pair by pair (`compare.py`). This module is the only part of the site that knows those file formats;
 templates, plots and tables see only `Entry`.
 
-A results file written under an older results schema (`schema_version` below `RESULTS_SCHEMA_VERSION`) cannot be
+Why left out rather than marked: a mark is one word on a page next to numbers that look like everyone else's; an
+entry nobody can check has no place on a leaderboard. A results file written under an older results schema (`schema_version` below `RESULTS_SCHEMA_VERSION`) cannot be
 shown next to current ones (its intervals, ranks and per-condition rows mean something else): it is skipped with
 one line saying so, never half-read, and the build goes on.
 
@@ -34,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from distillbench.errors import DistillBenchError
 from distillbench.files import read_model
 from distillbench.score.results import RESULTS_SCHEMA_VERSION, Comparison, DetectorResult, Resolution, Results
-from distillbench.submission.results import SubmissionResults, all_results, check_signature, salt_id
+from distillbench.submission.results import PUBLIC_SALT_ID, SubmissionResults, all_results, check_signature, salt_id
 
 TRACKS = ("black-box", "gray-box", "white-box", "teacher-side")
 # Method slugs become file names (methods/<slug>.html): keep them to characters that are safe in any path and URL.
@@ -75,6 +77,11 @@ class OldSchema(DistillBenchError):
     """A results file from an older results schema: skipped (with this message), not an error that stops the build."""
 
 
+class Unpublishable(DistillBenchError):
+    """A results file the site cannot vouch for (unchecked signature, public salt on a verified file, local): skipped
+    with this message."""
+
+
 class Entry(_Strict):
     """One method version scored on one suite split."""
 
@@ -101,7 +108,9 @@ class Entry(_Strict):
     reproduce: str  # the commands that recompute this entry
     source_file: str  # where the results were read: `workspace/...` in the workspace, else in the repository
     code_commit: str | None  # the benchmark's git commit that computed the results, when recorded
-    hash_check: Literal["checked", "other salt", "none"]  # whether the results file's HMAC was verified here
+    # "checked": HMAC verified with this build's secret salt; "public salt": verified, but with the public development
+    # salt (catches edits, not forgery; never on a verified entry); "none": a built-in detector's suite results.
+    hash_check: Literal["checked", "public salt", "none"]
     readme: str | None  # the submission's README, relative to submissions/<slug>/
     manifest_sha256: str  # which build of the suite: only entries on the same build are compared pair by pair
     result: DetectorResult
@@ -264,26 +273,33 @@ def submission_entry(record: SubmissionResults, source_file: str, hash_check: st
     )
 
 
-def read_submission_results(path: Path, shown: str) -> Entry:
-    """One results file, its hash checked when this build holds the salt that signed it.
-
-    A file signed with another salt (the maintainers' secret one, read on a machine without it) cannot be checked
-    here and is published marked as such; a file whose hash does not match under the right salt was edited by
-    hand and stops the build: the site never publishes numbers the benchmark did not write.
+def read_submission_results(path: Path, shown: str, salt: bytes | None = None) -> Entry:
+    """One results file, published only if its signature checks out under this build's salt (`salt`, default
+    $DISTILLBENCH_RESULTS_SALT): a file signed with another salt, a verified file signed with the public development
+    salt and a local file raise `Unpublishable` (skipped with its line); a file whose hash does not match under the
+    right salt was edited by hand and stops the build: the site never publishes numbers the benchmark did not write.
     """
     check_schema(path, shown, "submission results file", nested="metrics")
     record = read_model(path, SubmissionResults, "results file")
-    if record.salt_id == salt_id():
-        check_signature(record, shown)
-        check = "checked"
-    else:
-        check = "other salt"
-    return submission_entry(record, shown, check)
+    if record.status == "local":
+        raise Unpublishable(f"not published: {shown} is a local result (`distillbench submission run`); only the "
+                            "maintainers' re-runs are published")
+    if record.salt_id != salt_id(salt):
+        raise Unpublishable(f"not published: {shown} is signed with salt id {record.salt_id}, which this build does "
+                            f"not hold (its salt has id {salt_id(salt)}): its hash cannot be checked; set "
+                            "$DISTILLBENCH_RESULTS_SALT to the maintainers' salt")
+    check_signature(record, shown, salt)
+    public = record.salt_id == PUBLIC_SALT_ID
+    if public and record.status == "verified":
+        raise Unpublishable(f"not published: {shown} says verified but is signed with the public development salt, "
+                            "which anyone can sign with; verified results are signed with the maintainers' salt")
+    return submission_entry(record, shown, "public salt" if public else "checked")
 
 
-def submission_entries(results_dirs: list[tuple[Path, str]]) -> tuple[list[Entry], list[str]]:
+def submission_entries(results_dirs: list[tuple[Path, str]],
+                       salt: bytes | None = None) -> tuple[list[Entry], list[str]]:
     """Entries from results folders given as (folder, label for messages), earlier folders winning on the same
-    (slug, version, suite, split), and a line for each file skipped for its old schema."""
+    (slug, version, suite, split), and a line for each file skipped (old schema, or not publishable)."""
     seen: dict[tuple, Entry] = {}
     skipped = []
     for folder, label in results_dirs:
@@ -291,7 +307,10 @@ def submission_entries(results_dirs: list[tuple[Path, str]]) -> tuple[list[Entry
             continue
         for path in all_results(folder):
             try:
-                entry = read_submission_results(path, f"{label}/{path.relative_to(folder).as_posix()}")
+                entry = read_submission_results(path, f"{label}/{path.relative_to(folder).as_posix()}", salt)
+            except Unpublishable as exc:
+                skipped.append(str(exc))
+                continue
             except OldSchema as exc:
                 skipped.append(f"{exc} (`distillbench rerun`)")
                 continue

@@ -5,8 +5,15 @@ so `distillbench.score.results.score` reads it unchanged) and what happened on t
 is built here, in the benchmark's process, cut to the submission's declared track; the worker only ever receives
 that. Labels stay in the manifest; nothing of the manifest but the pair list is read.
 
-One worker process serves many pairs (starting Python for every pair would dominate the cost); when a pair kills
-it (timeout, crash, output flood, memory), that pair is recorded as failed and a fresh worker takes the next one.
+Contained, one sandbox serves many pairs: its trusted zygote (`worker.py`) forks a fresh process for each pair and
+cleans up after it, so a detector keeps nothing from one pair to the next while start-up (Python, torch) is paid
+once. The zygote enforces the per-pair time limit itself (a hang costs that pair, not the sandbox); the benchmark
+keeps its own per-pair and total limits as a backstop, and when the sandbox dies anyway (an output flood, a
+killed zygote) that pair is recorded as failed and a fresh sandbox takes the next one.
+
+Verdicts and failures are recorded under the pair's stable id (`EvidenceView.pair_id`), which the scorer joins on;
+the id the detector sees (`PairEvidence.pair_id`, which may be drawn afresh per run) is only what its reply must
+echo.
 """
 
 from __future__ import annotations
@@ -20,8 +27,10 @@ from distillbench.detect.runner import PairVerdict, VerdictFile
 from distillbench.errors import DistillBenchError
 from distillbench.evidence.view import EvidenceView, PairEvidence
 from distillbench.submission.folder import Snapshot, Submission
-from distillbench.submission.protocol import LoadFailed, Ready, parse_hello, parse_reply
-from distillbench.submission.sandbox import Bubblewrap, Limits, WorkerProcess
+from distillbench.submission.protocol import Encoder, LoadFailed, Ready, parse_hello, parse_reply
+from distillbench.submission.sandbox import (
+    ZYGOTE_GRACE_SECONDS, ZYGOTE_START_SECONDS, Bubblewrap, Limits, WorkerProcess,
+)
 from distillbench.submission.worker import LoadError, load_entry_point, score_one
 
 UNSAFE = "none: --unsafe-in-process (the detector ran unconfined in the benchmark's process)"
@@ -34,7 +43,7 @@ class RunOutcome:
     ready: Ready | None = None
     load_error: str | None = None
     restarts: int = 0
-    failures: dict[str, str] = field(default_factory=dict)  # opaque pair id -> reason
+    failures: dict[str, str] = field(default_factory=dict)  # stable opaque pair id (view.pair_id) -> reason
 
     @property
     def n_failed(self) -> int:
@@ -60,14 +69,17 @@ class _Contained:
     def __init__(self, submission: Submission, sandbox: Bubblewrap, snapshot: Path, limits: Limits, deadline: float):
         self.submission, self.sandbox, self.snapshot, self.limits, self.deadline = submission, sandbox, snapshot, limits, deadline
         self.worker: WorkerProcess | None = None
+        self.encoder = Encoder()
         self.ready: Ready | None = None
         self.load_error: str | None = None
         self.starts = 0
 
     def _start(self) -> None:
         self.starts += 1
+        self.encoder = Encoder()  # a fresh zygote holds no blobs
         self.worker = self.sandbox.start(self.snapshot, self.submission.meta.entry_point, self.limits)
-        budget = min(self.limits.startup_seconds, max(0.0, self.deadline - time.monotonic()))
+        # The zygote loads the entry point in a child under startup_seconds; its own start is trusted and gets more.
+        budget = min(self.limits.startup_seconds + ZYGOTE_START_SECONDS, max(0.0, self.deadline - time.monotonic()))
         line = self.worker.exchange(None, budget, f"did not finish loading within {budget:.0f} s (process killed)")
         hello = parse_hello(line) if isinstance(line, bytes) else f"failed to start: {line}"
         if isinstance(hello, Ready):
@@ -93,11 +105,17 @@ class _Contained:
             why = f"exceeded the per-pair time limit of {self.limits.pair_seconds:g} s (process killed)"
         else:
             why = f"exceeded the total time limit of {self.limits.total_seconds:g} s (process killed)"
-        line = self.worker.exchange(evidence.model_dump_json().encode() + b"\n", max(budget, 0.0), why)
-        if isinstance(line, str):
-            return line
-        got = parse_reply(line, evidence.pair_id)
-        if isinstance(got, str) and got.startswith(("sent a malformed", "replied for pair")):
+        budget = max(budget, 0.0)
+        group = self.worker.cgroup
+        oom_before = group.oom_kills() if group is not None else 0
+        request = self.encoder.encode(evidence, budget, why)
+        line = self.worker.exchange(request, budget + ZYGOTE_GRACE_SECONDS, why)
+        got = line if isinstance(line, str) else parse_reply(line, evidence.pair_id)
+        if isinstance(got, str) and group is not None and group.oom_kills() > oom_before:
+            # The zygote sees only SIGKILL; the group knows it was the sandbox's total memory.
+            got = (f"crashed: the sandbox's processes together exceeded its memory limit of "
+                   f"{self.limits.cgroup_settings().memory_bytes >> 20} MiB (killed)")
+        if isinstance(got, str) and got.startswith(("sent a malformed", "replied for pair")) and not self.worker.dead:
             self.worker.kill()  # the protocol is out of step: never trust this process's next line
         return got
 
@@ -143,7 +161,7 @@ def run_split(submission: Submission, view: EvidenceView, split: str, limits: Li
     """Score every pair of `split`; `sandbox=None` means --unsafe-in-process."""
     pairs = split_pairs(view, split)
     if sandbox is not None:
-        sandbox.check()
+        sandbox.check(limits)
     start = time.monotonic()
     verdicts: list[PairVerdict] = []
     failures: dict[str, str] = {}
@@ -154,17 +172,17 @@ def run_split(submission: Submission, view: EvidenceView, split: str, limits: Li
             for pair in pairs:
                 evidence = view.pair(pair, submission.meta.track)
                 got = runner.score(evidence)
+                stable = view.pair_id(pair)
                 if isinstance(got, str):
-                    failures[evidence.pair_id] = got
-                    verdicts.append(PairVerdict(pair_id=evidence.pair_id, score=None, p_value=None, error=got))
+                    failures[stable] = got
+                    verdicts.append(PairVerdict(pair_id=stable, score=None, p_value=None, error=got))
                 else:
-                    verdicts.append(PairVerdict(pair_id=evidence.pair_id, score=got[0], p_value=got[1],
-                                                abstained=got[2]))
+                    verdicts.append(PairVerdict(pair_id=stable, score=got[0], p_value=got[1], abstained=got[2]))
         finally:
             runner.close()
     vf = VerdictFile(suite=view.manifest.suite, split=split, detector=submission.slug,
                      access=submission.meta.track.value, evidence_sha256=view.digest(),
                      seconds=time.monotonic() - start, verdicts=verdicts)
-    return RunOutcome(verdicts=vf, isolation=sandbox.describe() if sandbox is not None else UNSAFE,
+    return RunOutcome(verdicts=vf, isolation=sandbox.describe(limits) if sandbox is not None else UNSAFE,
                       ready=runner.ready, load_error=runner.load_error, restarts=max(0, runner.starts - 1),
                       failures=failures)

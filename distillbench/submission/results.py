@@ -9,8 +9,17 @@ changes its content but not its hash, so `load_results` refuses it. With the pub
 edits and accidents, not forgery (anyone can recompute it); maintainers set a secret salt in CI, and then a valid
 hash proves the benchmark wrote the file. `salt_id` (a hash of the salt) says which salt signed a file.
 
-On the hidden test split, the per-pair rows of the metrics (teacher, student, label, conditions) are withheld:
-publishing them would publish the hidden labels.
+What a results file publishes depends on its split (docs/disclosure.md). On the public dev split: everything. On
+the hidden test split, `disclose` cuts the metrics to what the disclosure policy allows, so that a detector's
+verified results can carry little about the hidden labels or evidence out (`disclosed_bits` bounds how much): no
+per-pair rows, no per-teacher rows, no detector-written text (`failures` is empty, only `n_failed` is counted), no
+run time (`seconds` is None), no score threshold and no hash of the detector's verdicts; headline numbers to two
+decimals, intervals rounded outward to two decimals, one number per condition rounded to a quarter, and the
+per-condition counts of the design rather than of the pairs the detector chose to score.
+
+Status: "verified" (re-run by the maintainers on the hidden test split), "dev only" (re-run by the maintainers on
+the public dev split) or "local" (written by `distillbench submission run` into a contributor's workspace,
+`<workspace>/submissions/<slug>/`: never published; `remove_local` deletes them, as does removing that folder).
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import math
 import os
 import subprocess
 from pathlib import Path
@@ -28,6 +38,7 @@ from pydantic import BaseModel, ConfigDict
 
 from distillbench.errors import DistillBenchError
 from distillbench.files import read_model, write_model
+from distillbench.score.paired import Resolution
 from distillbench.score.results import Results
 from distillbench.submission.sandbox import Limits
 from distillbench.submission.schema import SubmissionMeta
@@ -36,7 +47,10 @@ RESULTS_FILE_SCHEMA_VERSION = 1
 SALT_ENV = "DISTILLBENCH_RESULTS_SALT"
 DEFAULT_SALT = "distillbench-public-development-salt"
 
-Status = Literal["verified", "dev only"]
+Status = Literal["verified", "dev only", "local"]
+DISCLOSURE_DECIMALS = 2  # headline metrics and intervals on the test split
+CONDITION_BAND = 0.25  # per-condition numbers on the test split: the nearest multiple of this
+MAIN_CONDITION_FIELD = {"positive": "detected_at_threshold", "negative": "fpr_at_threshold", "tag": "auroc"}
 
 
 class _Strict(BaseModel):
@@ -53,7 +67,7 @@ class SubmissionResults(_Strict):
     benchmark_version: str
     code_commit: str
     created: str
-    status: Status  # "verified": re-run by the maintainers on the hidden test split
+    status: Status  # "verified": maintainers, hidden test split; "dev only": maintainers, dev; "local": a workspace
     submission: SubmissionMeta
     submission_sha256: str
     suite: str
@@ -63,29 +77,116 @@ class SubmissionResults(_Strict):
     versions: dict[str, str]
     isolation: str
     limits: Limits
-    seconds: float
+    seconds: float | None  # None on the test split: run time is a channel out of the sandbox
     n_pairs: int
     n_failed: int
-    failures: list[PairFailure]
+    failures: list[PairFailure]  # empty on the test split: failure text is written by the detector
     metrics: Results
     salt_id: str
     hmac: str
 
 
-def status_for(split: str) -> Status:
+def status_for(split: str, local: bool = False) -> Status:
+    if local:
+        return "local"
     return "verified" if split == "test" else "dev only"
+
+
+def _down(x: float) -> float:
+    return math.floor(x * 10**DISCLOSURE_DECIMALS + 1e-9) / 10**DISCLOSURE_DECIMALS
+
+
+def _up(x: float) -> float:
+    return math.ceil(x * 10**DISCLOSURE_DECIMALS - 1e-9) / 10**DISCLOSURE_DECIMALS
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, DISCLOSURE_DECIMALS)
+
+
+def _ci(ci: tuple[float, float] | None) -> tuple[float, float] | None:
+    """An interval rounded outward, so the published one still covers the computed one."""
+    return None if ci is None else (_down(ci[0]), _up(ci[1]))
+
+
+def _band(x: float | None) -> float | None:
+    return None if x is None else round(round(x / CONDITION_BAND) * CONDITION_BAND, 4)
+
+
+def disclose(metrics: Results, pairs: list) -> Results:  # noqa: ANN001 (manifest PairRecords of the split)
+    """The test split's metrics as the disclosure policy publishes them (module docstring, docs/disclosure.md).
+
+    `pairs` are the split's manifest pairs: the per-condition counts published are the design's (how many pairs
+    and teachers carry the condition), never the count of the pairs the detector chose to score, which it could
+    use to ask which pairs carry a condition."""
+    def design_counts(condition: str, kind: str) -> tuple[int, int]:
+        want = {"positive": (1,), "negative": (0,)}.get(kind, (0, 1))
+        hit = [p for p in pairs if condition in p.conditions and p.label in want]
+        return len(hit), len({p.teacher for p in hit})
+
+    detectors = []
+    for r in metrics.detectors:
+        o = r.overall
+        overall = o.model_copy(update={
+            "auroc": _r(o.auroc), "auroc_ci": _ci(o.auroc_ci), "tpr_at_1pct_fpr": _r(o.tpr_at_1pct_fpr),
+            "tpr_at_5pct_fpr": _r(o.tpr_at_5pct_fpr), "tpr_at_5pct_fpr_ci": _ci(o.tpr_at_5pct_fpr_ci),
+            "fpr_at_p05": _r(o.fpr_at_p05)})
+        conditions = {}
+        for name, row in r.conditions.items():
+            main = MAIN_CONDITION_FIELD.get(row.kind)
+            n, g = design_counts(name, row.kind)
+            conditions[name] = type(row)(condition=row.condition, kind=row.kind, n_pairs=n, n_teachers=g,
+                                         **({main: _band(getattr(row, main))} if main else {}))
+        cal = r.calibration
+        calibration = cal.model_copy(update={
+            "fpr_at_p05": _r(cal.fpr_at_p05), "expected_range": _ci(cal.expected_range),
+            "within_teacher_correlation": _r(cal.within_teacher_correlation), "by_negative_type": {},
+            "by_teacher": {}})
+        detectors.append(r.model_copy(update={
+            "overall": overall, "conditions": conditions, "calibration": calibration,
+            "threshold_5pct_fpr": 0.0,  # withheld: a score the detector chose could name the pair at the threshold
+            "verdicts_sha256": "",  # withheld: a hash of detector-written scores can be brute-forced from few choices
+        }))
+    return metrics.model_copy(update={
+        "detectors": detectors, "pairs": [], "comparisons": [],
+        "resolution": Resolution(mdd_median=None, mdd_closest_top4={}, mdd_by_pair={})})
+
+
+def disclosed_bits(record: SubmissionResults) -> float:
+    """An upper bound, in bits, on what one published test-split record can say about the hidden split: the log2 of
+    the number of distinct records `disclose` can publish for one submission on one split (every field that can
+    vary with the labels or the evidence, counted with all the values it can take; fields fixed by the design, the
+    submission or the maintainers count zero). Whatever a detector does, one verified run carries at most this."""
+    return sum(disclosed_bits_for(record.n_pairs, len(r.conditions)) for r in record.metrics.detectors)
+
+
+def disclosed_bits_for(n_pairs: int, n_conditions: int) -> float:
+    """`disclosed_bits` of one detector's record on a split of `n_pairs` pairs and `n_conditions` conditions."""
+    grid = math.log2(10**DISCLOSURE_DECIMALS + 1)  # a number in [0, 1] to two decimals
+    interval = math.log2((10**DISCLOSURE_DECIMALS + 1) ** 2 + 1)  # two of them, or None
+    band = math.log2(1 / CONDITION_BAND + 2)  # a quarter, or None
+    count = math.log2(n_pairs + 1)
+    return (3 * count  # n_failed, n_abstained, overall.n_pairs (coverage follows from them)
+            + 2 * count  # overall.n_positive, n_negatives_with_p: sizes of subsets of the split
+            + 4 * grid + math.log2(10**DISCLOSURE_DECIMALS + 2)  # auroc, tpr at 1% and 5%, correlation; fpr or None
+            + 3 * interval  # auroc_ci, tpr_at_5pct_fpr_ci, calibration.expected_range
+            + math.log2(6)  # degenerate: None or one of its five reasons
+            + band * n_conditions)  # one banded number per condition
 
 
 def results_path(results_dir: Path, slug: str, version: str, split: str) -> Path:
     return Path(results_dir) / slug / f"{version}-{split}.json"
 
 
-def _salt() -> bytes:
-    return (os.environ.get(SALT_ENV) or DEFAULT_SALT).encode()
+def _salt(salt: bytes | None = None) -> bytes:
+    return salt or (os.environ.get(SALT_ENV) or DEFAULT_SALT).encode()
 
 
 def salt_id(salt: bytes | None = None) -> str:
-    return hashlib.sha256(b"distillbench-salt-id:" + (salt or _salt())).hexdigest()[:12]
+    return hashlib.sha256(b"distillbench-salt-id:" + _salt(salt)).hexdigest()[:12]
+
+
+PUBLIC_SALT_ID = salt_id(DEFAULT_SALT.encode())  # files signed with it prove nothing about who wrote them
 
 
 def _digest(obj: SubmissionResults, salt: bytes) -> str:
@@ -93,16 +194,16 @@ def _digest(obj: SubmissionResults, salt: bytes) -> str:
     return hmac.new(salt, body.encode(), hashlib.sha256).hexdigest()
 
 
-def sign(obj: SubmissionResults) -> SubmissionResults:
-    salt = _salt()
+def sign(obj: SubmissionResults, salt: bytes | None = None) -> SubmissionResults:
+    salt = _salt(salt)
     unsigned = obj.model_copy(update={"salt_id": salt_id(salt), "hmac": ""})
     # Hash what a reader will parse back, so floats and tuples compare as they will after the round trip.
     unsigned = SubmissionResults.model_validate_json(unsigned.model_dump_json())
     return unsigned.model_copy(update={"hmac": _digest(unsigned, salt)})
 
 
-def check_signature(obj: SubmissionResults, path: Path | str) -> None:
-    salt = _salt()
+def check_signature(obj: SubmissionResults, path: Path | str, salt: bytes | None = None) -> None:
+    salt = _salt(salt)
     if obj.salt_id != salt_id(salt):
         raise DistillBenchError(f"results file {path} was signed with another salt (salt id {obj.salt_id}; the current "
                                 f"${SALT_ENV} has id {salt_id(salt)}); set the salt it was written with, or re-run "
@@ -112,8 +213,8 @@ def check_signature(obj: SubmissionResults, path: Path | str) -> None:
                                 "it; regenerate it with `distillbench rerun` (results are never edited by hand)")
 
 
-def write_results(path: Path, obj: SubmissionResults) -> SubmissionResults:
-    signed = sign(obj)
+def write_results(path: Path, obj: SubmissionResults, salt: bytes | None = None) -> SubmissionResults:
+    signed = sign(obj, salt)
     write_model(path, signed)
     return signed
 
@@ -148,6 +249,25 @@ def headline(metrics: Results) -> str:
 
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def remove_local(results_dir: Path, slug: str | None = None) -> list[Path]:
+    """Delete the local results files (status "local", or unreadable) under `results_dir` (a workspace's
+    `submissions/`), of one slug or all; returns what was removed. Files of any other status are left alone."""
+    removed = []
+    for path in all_results(results_dir):
+        if slug is not None and path.parent.name != slug:
+            continue
+        try:
+            local = json.loads(path.read_text()).get("status") == "local"
+        except (OSError, ValueError, AttributeError):
+            local = True  # not a results file the site could show either
+        if local:
+            path.unlink()
+            removed.append(path)
+            if not any(path.parent.iterdir()):
+                path.parent.rmdir()
+    return removed
 
 
 def all_results(results_dir: Path) -> list[Path]:

@@ -1,33 +1,38 @@
-"""Contained execution: a submitted detector runs in its own process inside a bubblewrap sandbox.
+"""Contained execution: a submitted detector runs inside a bubblewrap sandbox, one fresh process per pair.
 
-Takes a submission snapshot, its entry point and `Limits`; produces a `WorkerProcess` to exchange protocol lines
-with, which enforces time and output limits on every exchange and reports any failure as one message.
+Takes a submission snapshot, its entry point and `Limits`; produces a `WorkerProcess` (the sandbox, running the
+trusted zygote of `worker.py`) to exchange protocol lines with, which enforces time and output limits on every
+exchange and reports any failure as one message. The zygote forks a fresh process per pair and cleans up after it,
+so nothing a detector does on one pair reaches the next; see worker.py.
 
 What the sandbox is (bubblewrap, `bwrap`, verified on Debian 12 / Linux 6.x; see CONTRIBUTING.md):
 - new mount, PID, network, IPC, UTS and cgroup namespaces: the network namespace holds only a loopback device, so
   no connection leaves it (not even to the host's 127.0.0.1); the PID namespace sees only the sandbox's processes
   and dies with it;
 - a fresh root file system holding, read-only, only /usr (+ the /bin, /lib links), the Python installation, the
-  virtual environment, the `distillbench` package and the submission snapshot; a 64 MiB /tmp; no workspace,
-  evidence store, manifest, labels, results folder, secret file, /etc, /home or /root;
+  virtual environment, the `distillbench` package and the submission snapshot; a 64 MiB /tmp; a read-only /dev
+  holding only null, zero, full, random and urandom, with a 64 MiB /dev/shm; no workspace, evidence store,
+  manifest, labels, results folder, secret file, /etc, /home or /root;
 - an empty environment (the benchmark's own environment, which may hold DISTILLBENCH_TEST_SECRET, is not passed
   even to bwrap itself), and `--new-session` so the sandbox cannot inject input into the terminal;
 - as root: the detector runs as uid/gid 65534 (nobody) with every capability dropped and no_new_privs (through
   `setpriv`); as another user: inside a user namespace with further user namespaces disabled;
-- resource limits the worker sets on itself before importing submitted code (address space, CPU seconds,
-  processes, file size, open files, no core dumps), plus the benchmark's per-pair and total wall-clock limits and
-  a cap on bytes of output.
-
-- a seccomp filter (`seccomp.py`, x86-64 and arm64): no new user namespaces (as root, bwrap's own
-  `--disable-userns` is not available), no keyrings, bpf, perf events or userfaultfd, no other syscall ABIs.
+- a seccomp filter (`seccomp.py`, x86-64 and arm64): no new user namespaces, no sockets but AF_UNIX, no SysV IPC or
+  message queues, no ptrace, keyrings, bpf, perf events, userfaultfd or io_uring, no other syscall ABIs;
+- limits for the whole sandbox in one control group (`cgroup.py`: memory, processes, CPUs), joined before bwrap
+  executes; per-process rlimits the zygote sets before forking (address space, CPU seconds, processes, file size,
+  open files, no core dumps); the zygote's per-pair wall-clock limit, with the benchmark's own per-pair and total
+  limits as a backstop, and caps on bytes of output.
 
 If bubblewrap is missing or cannot create the namespaces, `check()` fails closed with one clear error (it starts a
-sandbox and checks from inside: uid, network interfaces, /etc absent, seccomp active, user namespaces refused);
-nothing runs unconfined unless the caller explicitly asks for `--unsafe-in-process`.
+sandbox and checks from inside: uid, network interfaces, /etc absent, seccomp active, user namespaces and AF_INET
+sockets refused); so does `start()` when no control group can be made, unless `Limits(whole_sandbox_limits=False)`
+says to do without one. Nothing runs unconfined unless the caller explicitly asks for `--unsafe-in-process`.
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import selectors
 import shutil
@@ -42,12 +47,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import distillbench
 from distillbench.errors import DistillBenchError
-from distillbench.submission import seccomp
-from distillbench.submission.protocol import MAX_REPLY_BYTES, clean
+from distillbench.submission import cgroup, imports, seccomp
+from distillbench.submission.protocol import MAX_REPLY_BYTES, clean, crash_message
 
 SANDBOX_UID = 65534
 SNAPSHOT_MOUNT = "/submission"
 TMP_BYTES = 64 << 20
+SHM_BYTES = 64 << 20
+DEV_BYTES = 64 << 10
+DEV_NODES = ("null", "zero", "full", "random", "urandom")  # what Python, numpy and torch open; no tty, no pts
+# The zygote's own start (Python + the preloaded packages, e.g. torch) and its work around each pair (decoding the
+# evidence, forking, cleaning up) are trusted and fast; the benchmark waits this much longer than the detector's
+# limits before it gives up on the whole sandbox.
+ZYGOTE_START_SECONDS = 120.0
+ZYGOTE_GRACE_SECONDS = 15.0
 
 _ENV = {
     "PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
@@ -65,24 +78,38 @@ class Limits(BaseModel):
     memory_mb: int = Field(2048, ge=256, description="address-space limit of the detector process")
     output_bytes: int = Field(1 << 20, ge=1024, description="stdout+stderr bytes allowed per pair")
     max_processes: int = Field(256, ge=8, description="processes and threads of the sandbox user")
+    total_memory_mb: int | None = Field(None, ge=256, description="memory of the whole sandbox (its cgroup: every "
+                                        "process, /tmp and /dev/shm); default twice memory_mb (the zygote + a pair)")
+    total_processes: int | None = Field(None, ge=8, description="processes and threads of the whole sandbox (its "
+                                        "cgroup); default max_processes")
+    cpus: float = Field(1.0, gt=0, le=512, description="CPUs the whole sandbox may use at once (its cgroup)")
+    whole_sandbox_limits: bool = Field(True, description="false: run without a cgroup (per-process limits only), "
+                                       "where none can be made; the run's isolation text says so")
 
-
-def _signal_name(num: int) -> str:
-    try:
-        return signal.Signals(num).name
-    except ValueError:
-        return f"signal {num}"
+    def cgroup_settings(self) -> cgroup.Settings:
+        return cgroup.Settings(memory_bytes=(self.total_memory_mb or 2 * self.memory_mb) << 20,
+                               processes=self.total_processes or self.max_processes, cpus=self.cpus)
 
 
 class WorkerProcess:
     """One contained worker; every exchange either returns a line or kills the process and returns why."""
 
-    def __init__(self, argv: list[str], limits: Limits, pass_fds: tuple[int, ...] = ()) -> None:
+    def __init__(self, argv: list[str], limits: Limits, pass_fds: tuple[int, ...] = (),
+                 group: cgroup.Cgroup | None = None) -> None:
         self.limits = limits
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(_ENV), cwd="/",
-            start_new_session=True, close_fds=True, pass_fds=pass_fds,
-        )
+        self.cgroup = group
+        try:
+            # The child joins the group between fork and exec: bwrap, and everything it starts, is inside from its
+            # first instruction.
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(_ENV), cwd="/",
+                start_new_session=True, close_fds=True, pass_fds=pass_fds,
+                preexec_fn=None if group is None else group.enter,
+            )
+        except BaseException:
+            if group is not None:
+                group.remove()
+            raise
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             os.set_blocking(stream.fileno(), False)
         self._out = bytearray()
@@ -165,14 +192,7 @@ class WorkerProcess:
         self.kill()
         # bwrap reports a command killed by signal N as exit code 128 + N (negative: bwrap itself was signalled).
         signum = -code if code is not None and code < 0 else code - 128 if code is not None and code > 128 else None
-        if signum is not None:
-            name = _signal_name(signum)
-            why = {"SIGXCPU": " (the CPU-time limit)", "SIGKILL": " (likely the memory or process limit)"}.get(name, "")
-            msg = f"crashed: the worker process was killed by {name}{why}"
-        else:
-            msg = f"crashed: the worker process exited with code {code} before replying"
-        last = self.last_output_line()
-        return msg + (f"; last output: {last!r}" if last else "")
+        return crash_message(code, signum, self.last_output_line())
 
     def _drain_stderr(self) -> None:
         try:
@@ -186,10 +206,18 @@ class WorkerProcess:
         return message
 
     def kill(self) -> None:
-        """Kill the sandbox: bwrap's child runs with --die-with-parent, and its PID namespace dies with it."""
+        """Kill the sandbox: bwrap's child runs with --die-with-parent, and its PID namespace dies with it; then
+        whatever is left in its control group, and the group."""
         if self.dead:
             return
         self.dead = True
+        try:
+            self._kill()
+        finally:
+            if self.cgroup is not None:
+                self.cgroup.remove()
+
+    def _kill(self) -> None:
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -207,6 +235,31 @@ class WorkerProcess:
                 stream.close()
             except OSError:
                 pass
+
+
+def preload_modules(folder: Path) -> list[str]:
+    """The modules of allowed packages that the submission's files import (read with `ast`, nothing executed):
+    the zygote imports them once, so each per-pair fork finds them loaded. A name the folder itself provides is
+    left to the child, so the submission's own module wins as it would in-process."""
+    own = {p.stem for p in folder.glob("*.py")} | {p.name for p in folder.iterdir() if p.is_dir()}
+    found: dict[str, None] = {}
+    for path in sorted(folder.rglob("*.py")):
+        try:
+            tree = ast.parse(path.read_bytes())
+        except (SyntaxError, ValueError, RecursionError, MemoryError, OSError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names if a.name != "*")]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in imports.ALLOWED_PACKAGES and top not in own:
+                    found[name] = None
+    return list(found)
 
 
 class Bubblewrap:
@@ -272,7 +325,18 @@ class Bubblewrap:
                 args += ["--ro-bind", str(path), str(path)]
         if snapshot is not None:
             args += ["--ro-bind", str(snapshot), SNAPSHOT_MOUNT]
-        args += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/", "--chdir", "/tmp", "--"]
+        args += ["--proc", "/proc"]
+        # /dev: a small read-only tmpfs with the few device nodes a detector needs (bwrap's own --dev is an
+        # unbounded tmpfs, writable inside a user namespace), and a size-limited /dev/shm.
+        args += ["--size", str(DEV_BYTES), "--tmpfs", "/dev"]
+        for node in DEV_NODES:
+            if os.path.exists(f"/dev/{node}"):
+                args += ["--dev-bind", f"/dev/{node}", f"/dev/{node}"]
+        args += ["--size", str(SHM_BYTES), "--perms", "1777", "--tmpfs", "/dev/shm",
+                 "--symlink", "/proc/self/fd", "/dev/fd", "--symlink", "/proc/self/fd/0", "/dev/stdin",
+                 "--symlink", "/proc/self/fd/1", "/dev/stdout", "--symlink", "/proc/self/fd/2", "/dev/stderr",
+                 "--remount-ro", "/dev"]
+        args += ["--remount-ro", "/", "--chdir", "/tmp", "--"]
         if self.as_root:
             if self.setpriv is None:
                 raise DistillBenchError(self._unavailable("`setpriv` (util-linux) is not installed, so the sandbox "
@@ -281,11 +345,12 @@ class Bubblewrap:
                      "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
         return args + command
 
-    def worker_command(self, entry_point: str, limits: Limits) -> list[str]:
-        cpu = int(limits.total_seconds) + 10
-        return [sys.executable, "-I", "-m", "distillbench.submission.worker", "--folder", SNAPSHOT_MOUNT,
+    def worker_command(self, entry_point: str, limits: Limits, preload: Sequence[str] = ()) -> list[str]:
+        cpu = int(limits.total_seconds + ZYGOTE_START_SECONDS) + 10
+        return [os.path.abspath(sys.executable), "-I", "-m", "distillbench.submission.worker", "--folder", SNAPSHOT_MOUNT,
                 "--entry-point", entry_point, "--memory-mb", str(limits.memory_mb), "--cpu-seconds", str(cpu),
-                "--max-processes", str(limits.max_processes)]
+                "--max-processes", str(limits.max_processes), "--startup-seconds", str(limits.startup_seconds),
+                "--output-bytes", str(limits.output_bytes), "--preload", ",".join(preload)]
 
     def _seccomp_pipe(self) -> int | None:
         """A pipe holding the seccomp program; bwrap reads it from the inherited descriptor."""
@@ -297,10 +362,19 @@ class Bubblewrap:
         return read_fd
 
     def start(self, snapshot: Path, entry_point: str, limits: Limits) -> WorkerProcess:
-        fd = self._seccomp_pipe()
+        """Start the sandbox's zygote; raises `cgroup.CgroupUnavailable` (fail closed) when no group can be made
+        and the limits do not opt out."""
+        command = self.worker_command(entry_point, limits, preload_modules(snapshot))
+        self.argv(snapshot, command)  # a missing bwrap or a forbidden path fails before anything is made
+        group = cgroup.create(limits.cgroup_settings()) if limits.whole_sandbox_limits else None
+        fd = None
         try:
-            argv = self.argv(snapshot, self.worker_command(entry_point, limits), fd)
-            return WorkerProcess(argv, limits, () if fd is None else (fd,))
+            fd = self._seccomp_pipe()
+            return WorkerProcess(self.argv(snapshot, command, fd), limits, () if fd is None else (fd,), group)
+        except BaseException:
+            if group is not None:
+                group.remove()
+            raise
         finally:
             if fd is not None:
                 os.close(fd)
@@ -314,17 +388,25 @@ class Bubblewrap:
 
     _checked: dict[tuple, str] = {}
 
-    def check(self) -> None:
-        """Start a sandbox once and verify, from inside, that it is what this module promises; else raise."""
+    def check(self, limits: Limits | None = None) -> None:
+        """Start a sandbox once and verify, from inside, that it is what this module promises; with `limits`, also
+        that a control group can be made (unless they opt out). Else raise."""
+        if limits is not None and limits.whole_sandbox_limits:
+            cgroup.create(limits.cgroup_settings()).remove()
         key = (self.bwrap, self.as_root, tuple(self._python_binds()))
         if key in Bubblewrap._checked:
             return
+        # The interfaces come from /proc/net/dev (socket.if_nameindex() needs a netlink socket, which is refused).
         probe = ("import ctypes, os, socket, distillbench.submission.worker; "
                  "userns = ctypes.CDLL(None, use_errno=True).unshare(0x10000000); "
-                 "print(os.getuid(), ','.join(sorted(n for _, n in socket.if_nameindex())), int(os.path.exists('/etc')), "
-                 "open('/proc/self/status').read().split('Seccomp:')[1].split()[0], userns)")
+                 "ifs = sorted(ln.split(':')[0].strip() for ln in open('/proc/net/dev').read().splitlines()[2:]); "
+                 "inet = 'allowed'\n"
+                 "try: socket.socket(socket.AF_INET).close()\n"
+                 "except OSError: inet = 'refused'\n"
+                 "print(os.getuid(), ','.join(ifs), int(os.path.exists('/etc')), "
+                 "open('/proc/self/status').read().split('Seccomp:')[1].split()[0], userns, inet)")
         fd = self._seccomp_pipe()
-        argv = self.argv(None, [sys.executable, "-I", "-c", probe], fd)
+        argv = self.argv(None, [os.path.abspath(sys.executable), "-I", "-c", probe], fd)
         try:
             done = subprocess.run(argv, capture_output=True, env=dict(_ENV), cwd="/", timeout=120, text=True,
                                   pass_fds=() if fd is None else (fd,))
@@ -336,22 +418,34 @@ class Bubblewrap:
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["no output"])[-1]
             raise DistillBenchError(self._unavailable(f"bwrap could not create the sandbox ({clean(last, 160)})"))
-        uid, interfaces, has_etc, filtered, userns = done.stdout.split()
-        expected_filter = "2" if seccomp.supported() else filtered
+        uid, interfaces, has_etc, filtered, userns, inet = done.stdout.split()
+        expected_filter, expected_inet = ("2", "refused") if seccomp.supported() else (filtered, inet)
         if (interfaces != "lo" or (self.as_root and int(uid) != SANDBOX_UID) or has_etc != "0"
-                or filtered != expected_filter or userns != "-1"):
+                or filtered != expected_filter or userns != "-1" or inet != expected_inet):
             raise DistillBenchError(self._unavailable(
                 f"the sandbox is not isolated as expected (uid {uid}, network interfaces {interfaces}, /etc visible "
-                f"{has_etc}, seccomp mode {filtered}, new user namespace {'refused' if userns == '-1' else 'allowed'})"))
+                f"{has_etc}, seccomp mode {filtered}, new user namespace {'refused' if userns == '-1' else 'allowed'}, "
+                f"AF_INET sockets {inet})"))
         Bubblewrap._checked[key] = done.stdout
 
-    def describe(self) -> str:
+    def describe(self, limits: Limits | None = None) -> str:
         version = "bwrap"
         try:
             version = subprocess.run([self.bwrap, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
         except (OSError, TypeError, subprocess.TimeoutExpired):
             pass
         user = f"uid {SANDBOX_UID} via setpriv, no capabilities" if self.as_root else "user namespace, no capabilities"
-        filt = "seccomp (no user namespaces, keyrings, bpf, perf)" if seccomp.supported() else "no seccomp filter"
+        filt = ("seccomp (no user namespaces, sockets but AF_UNIX, SysV IPC, ptrace, keyrings, bpf, perf, io_uring)"
+                if seccomp.supported() else "no seccomp filter")
+        if limits is None:
+            whole = ""
+        elif limits.whole_sandbox_limits:
+            s = limits.cgroup_settings()
+            whole = (f"; a cgroup for the whole sandbox ({s.memory_bytes >> 20} MiB, {s.processes} processes, "
+                     f"{s.cpus:g} CPUs)")
+        else:
+            whole = "; NO cgroup (whole_sandbox_limits=False): memory, processes and CPU are limited per process only"
         return (f"{version}: mount/pid/net/ipc/uts namespaces, loopback-only network, read-only system and "
-                f"submission, 64 MiB /tmp, empty environment, {user}, {filt}; rlimits on memory, CPU, processes, files")
+                f"submission, 64 MiB /tmp, read-only /dev with 64 MiB /dev/shm, empty environment, {user}, {filt}; "
+                f"a fresh process per pair, nothing kept between pairs; rlimits on memory, CPU, processes, files"
+                f"{whole}")

@@ -7,6 +7,10 @@ this model (`distillbench submission schema`), so the two cannot drift.
 Metadata strings are data: HTML such as `<script>` is accepted verbatim and stored as a JSON string (the site's
 templates autoescape it). What is refused is what could act outside a template: control characters (terminal
 escapes, newlines that forge log lines) and links that are not http(s) (`javascript:` URLs).
+
+Reading never raises: whatever the bytes (an impossible date, a 5,000-digit number, 3,000 nested brackets,
+aliases, unknown tags), `parse_meta` returns problems, each one line. YAML dates are read as text (no field is a
+date), numbers too long to convert and nesting deeper than `MAX_NESTING` are refused at their line and column.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ import re
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_serializer,
+                      model_validator)
 
 from distillbench.evidence.view import AccessLevel
 
 SUBMISSION_SCHEMA_VERSION = 1
 SUBMISSION_FILE = "submission.yaml"
+MAX_NESTING = 32  # lists/mappings inside each other; the schema needs 3
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$"
 VERSION_RE = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$"
@@ -68,7 +74,8 @@ class Cost(_Strict):
     queries_per_pair: int = Field(
         ge=0, description="model queries the method needs per pair beyond the benchmark's shared probe evidence "
         "(0 when it only reads the evidence it is given)")
-    cpu_seconds_per_pair: float = Field(ge=0, description="declared compute per pair, in seconds on one CPU core")
+    cpu_seconds_per_pair: float = Field(ge=0, allow_inf_nan=False,
+                                        description="declared compute per pair, in seconds on one CPU core")
     gpu: bool = Field(False, description="whether the method needs a GPU")
 
 
@@ -83,6 +90,14 @@ class BenchmarkDataUse(_Strict):
         if self.trained_or_tuned and not self.details.strip():
             raise ValueError("`details` is required when `trained_or_tuned` is true: say what was fitted on which data")
         return self
+
+
+class DataFile(_Strict):
+    """A file a reviewer cannot read as text (weights, a table), accepted because it is declared and explained."""
+
+    path: Annotated[str, Field(min_length=1, max_length=200, description="path of the file inside the submission "
+                                                                         "folder, e.g. weights.npz")]
+    reason: _text(300, "what the file holds, how it was made, and which code loads it")
 
 
 class SubmissionMeta(_Strict):
@@ -109,6 +124,19 @@ class SubmissionMeta(_Strict):
     seeds: list[Annotated[int, Field(ge=0, lt=2**63)]] = Field(
         default_factory=list, max_length=100, description="every random seed the method uses (empty if deterministic)")
     readme: Annotated[str, Field(max_length=200, description="optional README path inside the folder")] | None = None
+    data_files: list[DataFile] = Field(
+        default_factory=list, max_length=20,
+        description="binary or opaque files (.npz, .safetensors, ...) the detector loads, each with a reason; any "
+        "other non-text file in the folder is refused")
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_data_files(self, handler):  # noqa: ANN001, ANN202
+        # Results files signed before `data_files` existed hash the metadata without it: an empty list is left out
+        # so their signatures still verify.
+        out = handler(self)
+        if not self.data_files:
+            out.pop("data_files", None)
+        return out
 
 
 def json_schema() -> dict:
@@ -122,13 +150,37 @@ def json_schema_text() -> str:
 # -- reading ----------------------------------------------------------------------------------------------------
 
 class _NoAliasLoader(yaml.SafeLoader):
-    """safe_load that refuses anchors/aliases: a few hundred bytes of nested aliases expand into billions of nodes."""
+    """safe_load that refuses anchors/aliases (a few hundred bytes of nested aliases expand into billions of nodes)
+    and deep nesting (PyYAML recurses per level), reads dates as text, and reports over-long numbers at their mark."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
 
     def compose_node(self, parent, index):  # noqa: ANN001 (PyYAML's signature)
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not allowed", event.start_mark)
-        return super().compose_node(parent, index)
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_NESTING:
+                raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_NESTING} levels deep",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_yaml_int(self, node):  # noqa: ANN001
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a number of {len(str(node.value))} characters is too long to read", node.start_mark) from None
+
+
+_NoAliasLoader.add_constructor("tag:yaml.org,2002:int", _NoAliasLoader.construct_yaml_int)
+_NoAliasLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
 
 
 def _loc(loc: tuple) -> str:
@@ -136,7 +188,12 @@ def _loc(loc: tuple) -> str:
 
 
 def _shown(value: object) -> str:
-    text = repr(value)
+    import reprlib
+
+    # reprlib bounds the work for huge or deep values (a long list, a 4,000-digit number) before cutting the text.
+    shown = reprlib.Repr()
+    shown.maxlevel, shown.maxlist, shown.maxdict, shown.maxstring, shown.maxlong, shown.maxother = 3, 6, 6, 80, 40, 80
+    text = shown.repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -180,11 +237,17 @@ def parse_meta(text: str, where: str = SUBMISSION_FILE) -> tuple[SubmissionMeta 
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["unreadable"])[0]
         return None, [f"{where}: not valid YAML ({at}{problem})"]
+    except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as exc:
+        # The loader reports what it knows at a mark; anything else PyYAML raises is still one line, not a traceback.
+        first = (str(exc).splitlines() or [""])[0][:120]
+        return None, [f"{where}: not valid YAML ({type(exc).__name__}: {first})"]
     if not isinstance(data, dict):
         return None, [f"{where}: expected a mapping of fields at the top level, got {type(data).__name__}"]
     try:
         return SubmissionMeta.model_validate(data), []
     except ValidationError as exc:
         return None, describe_errors(exc, where)
+    except (ValueError, TypeError, RecursionError) as exc:
+        return None, [f"{where}: could not be checked ({type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:120]})"]

@@ -1,28 +1,58 @@
-"""The contained worker: loads a submission's entry point and scores the pairs it is sent.
+"""The contained zygote: a trusted process that forks one fresh process per pair to run the submitted detector.
 
 Runs inside the sandbox (`python -I -m distillbench.submission.worker ...`), as an unprivileged user, with only
-the submission snapshot, the Python installation and the `distillbench` package visible. Takes `PairEvidence`
-lines on stdin; produces one `Ready`/`LoadFailed` line, then one `Reply` line per pair, on stdout.
+the submission snapshot, the Python installation and the `distillbench` package visible. Takes evidence requests
+on stdin (`protocol.Encoder`); produces one `Ready`/`LoadFailed` line, then one `Reply` line per pair, on stdout.
 
-Before any submitted code is imported it lowers its own resource limits (hard limits too, so the detector cannot
-raise them back) and moves stdout aside: the protocol keeps a private copy of the stdout pipe, and file
-descriptor 1 is pointed at stderr, so a detector's prints (or C code writing to fd 1) land in the log stream,
-which the benchmark caps, rather than corrupting replies.
+The zygote itself never runs submitted code: it imports only `distillbench` and the allowed packages the
+submission's files import (`--preload`, found by the benchmark with `ast`), so each fork starts warm. Why fork per
+pair: a detector must judge one pair the way a real investigation would, without remembering the students of
+other pairs. For every pair the zygote
+1. forks a child, which closes every descriptor of the zygote's (the protocol pipes above all), points stdout and
+   stderr at a pipe the zygote reads and caps, lowers its CPU limit to the pair's, imports the entry point,
+   instantiates the class, scores the one pair, writes one reply line on a pipe of its own and exits;
+2. kills the child when the pair's time, output or reply size is used up, and reports a crash when it dies;
+3. then, before it forwards the reply, kills every other process of the sandbox (`kill(-1, SIGKILL)` as the
+   sandbox user spares only the caller and the PID namespace's init; the zygote is a child subreaper, so it reaps
+   them all), and empties every place a process could write (`SCRATCH`: /tmp and /dev/shm; /dev is read-only and
+   the rest of the file system too). SysV IPC and POSIX message queues, which live outside the file system, are
+   refused by the seccomp filter. If the scrub fails, the zygote exits without replying: the sandbox is replaced
+   and that pair is recorded as failed, rather than the next pair running on a dirty sandbox.
+A first child at start-up only loads the entry point, so a broken submission fails once, as `LoadFailed`.
+
+The zygote is non-dumpable (and the seccomp filter refuses ptrace and process_vm_*), so a child running as the same
+user cannot read or write its memory or open its descriptors through /proc. Resource limits are lowered (hard
+limits too) before anything is forked; the child's memory limit is per process, and the whole sandbox's memory,
+processes and CPU are limited together by its control group (`cgroup.py`), set up by the benchmark. A child
+prefers itself as the kernel's out-of-memory victim (`oom_score_adj` 1000), so the zygote normally survives a
+memory-hungry detector.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import gc
 import importlib
 import math
 import os
 import resource
+import select
+import signal
+import stat
 import sys
+import time
 from typing import Any
 
 from distillbench.detect.base import Detector, Verdict
 from distillbench.evidence.view import AccessLevel, PairEvidence
-from distillbench.submission.protocol import LoadFailed, Ready, Reply, clean
+from distillbench.submission.protocol import (
+    MAX_REPLY_BYTES, BlobHeader, Decoder, LoadFailed, PairRequest, Ready, Reply, clean, crash_message,
+    parse_request,
+)
+
+SCRATCH = ("/tmp", "/dev/shm")  # the writable places of the sandbox (sandbox.py mounts them)
+_PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER = 4, 36
 
 
 def describe(exc: BaseException, memory_mb: int | None = None) -> str:
@@ -91,10 +121,193 @@ def score_one(detector: Any, pair: PairEvidence, memory_mb: int | None = None) -
     return Reply(pair_id=pair.pair_id, score=float(score), p_value=None if p is None else float(p), abstained=abstained)
 
 
+
 def _limit(kind: int, value: int) -> None:
     resource.setrlimit(kind, (value, value))
 
 
+def _prctl(option: int, value: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}, {value}): {os.strerror(ctypes.get_errno())}")
+
+
+def preload(modules: list[str]) -> None:
+    """Import the trusted modules the submission will import, so that every fork finds them loaded."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except BaseException:  # noqa: BLE001 (the child imports it again and reports the failure on its pair)
+            pass
+
+
+# -- between pairs ------------------------------------------------------------------------------------------------
+def kill_leftovers() -> None:
+    """Kill every other process the sandbox user has in this PID namespace and reap them (we are their subreaper)."""
+    while True:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):  # none left; or only the namespace's root-owned init
+            pass
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
+def _empty(path: str) -> None:
+    with os.scandir(path) as entries:
+        items = list(entries)
+    for entry in items:
+        if entry.is_dir(follow_symlinks=False):
+            os.chmod(entry.path, stat.S_IRWXU)  # a directory made unreadable (mode 000) is still ours to open
+            _empty(entry.path)
+            os.rmdir(entry.path)
+        else:
+            os.unlink(entry.path)
+
+
+def scrub(places: tuple[str, ...] = SCRATCH) -> None:
+    """Leave nothing a child made for the next child: no process, no file. Raises if anything is left."""
+    kill_leftovers()
+    for place in places:
+        if os.path.isdir(place):
+            _empty(place)
+            if os.listdir(place):
+                raise OSError(f"{place} is not empty after cleaning")
+
+
+# -- one child ----------------------------------------------------------------------------------------------------
+def _close_inherited(keep: set[int]) -> None:
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _child(args: argparse.Namespace, reply_fd: int, out_fd: int, pair: PairEvidence | None, seconds: float) -> None:
+    """In the forked child: become a detector process for one job, write one line, exit. Never returns."""
+    code = 0
+    try:
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(out_fd, 1)
+        os.dup2(out_fd, 2)
+        _close_inherited({0, 1, 2, reply_fd})
+        cpu = int(math.ceil(seconds)) + 1
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+        try:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("1000")
+        except OSError:
+            pass
+        try:
+            detector, ready = load_entry_point(args.folder, args.entry_point)
+        except LoadError as exc:
+            msg: Ready | LoadFailed | Reply = LoadFailed(error=clean(str(exc)))
+        except BaseException as exc:  # noqa: BLE001 (e.g. a class attribute that raises when read)
+            msg = LoadFailed(error=f"entry_point `{args.entry_point}`: loading failed: {describe(exc)}")
+        else:
+            msg = ready if pair is None else score_one(detector, pair, args.memory_mb)
+        if pair is not None and isinstance(msg, LoadFailed):
+            msg = Reply(pair_id=pair.pair_id, error=msg.error)
+        line = msg.model_dump_json().encode() + b"\n"
+        while line:
+            line = line[os.write(reply_fd, line):]
+    except BaseException:  # noqa: BLE001 (nothing may escape a forked child into the zygote's loop)
+        code = 70
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: BLE001
+                pass
+        os._exit(code)
+
+
+def _read(fd: int) -> bytes | None:
+    try:
+        return os.read(fd, 1 << 16)
+    except BlockingIOError:
+        return None
+
+
+def run_child(args: argparse.Namespace, pair: PairEvidence | None, seconds: float, timeout_message: str) -> bytes | str:
+    """Fork a child for one job; its reply line (untrusted bytes), or what went wrong."""
+    reply_r, reply_w = os.pipe()
+    out_r, out_w = os.pipe()
+    gc.freeze()  # the child's garbage collector then leaves the zygote's pages shared
+    pid = os.fork()
+    if pid == 0:
+        os.close(reply_r)
+        os.close(out_r)
+        _child(args, reply_w, out_w, pair, seconds)
+    os.close(reply_w)
+    os.close(out_w)
+    deadline = time.monotonic() + seconds
+    reply, tail, logged, status = bytearray(), bytearray(), 0, None
+    try:
+        try:
+            pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            pidfd = None  # before Linux 5.3: poll for the exit below
+        for fd in (reply_r, out_r):
+            os.set_blocking(fd, False)
+        poller = select.poll()
+        for fd in (reply_r, out_r, pidfd):
+            if fd is not None:
+                poller.register(fd, select.POLLIN)
+        while True:
+            if b"\n" in reply:
+                return bytes(reply).partition(b"\n")[0]
+            if len(reply) > MAX_REPLY_BYTES:
+                return f"sent a reply longer than {MAX_REPLY_BYTES} bytes (process killed)"
+            if logged > args.output_bytes:
+                return f"wrote more than {args.output_bytes} bytes of output to stdout/stderr (process killed)"
+            if status is not None:
+                code = os.waitstatus_to_exitcode(status)
+                last = [ln for ln in tail.decode("utf-8", "replace").splitlines() if ln.strip()]
+                msg = crash_message(code if code >= 0 else None, -code if code < 0 else None,
+                                    clean(last[-1], 160) if last else "")
+                return msg
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return timeout_message
+            events = poller.poll(min(remaining, 0.05 if pidfd is None else remaining) * 1000)
+            for fd, _ in events:
+                if fd == reply_r:
+                    reply += _read(reply_r) or b""
+                elif fd == out_r:
+                    chunk = _read(out_r)
+                    if chunk == b"":
+                        poller.unregister(out_r)
+                    elif chunk:
+                        logged += len(chunk)
+                        tail = (tail + chunk)[-4096:]
+            if pidfd is None or any(fd == pidfd for fd, _ in events):
+                got, st = os.waitpid(pid, os.WNOHANG)
+                if got == pid:
+                    # Its reply may still sit in the pipe: read what is there before calling it a crash.
+                    while (chunk := _read(reply_r)) and len(reply) <= MAX_REPLY_BYTES:
+                        reply += chunk
+                    status = st if b"\n" not in reply else None
+                    if pidfd is not None:
+                        poller.unregister(pidfd)
+                        os.close(pidfd)
+                        pidfd = -1
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        for fd in (reply_r, out_r, *(() if pidfd in (None, -1) else (pidfd,))):
+            os.close(fd)
+
+
+# -- the zygote -------------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="distillbench.submission.worker")
     ap.add_argument("--folder", required=True)
@@ -102,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--memory-mb", type=int, required=True)
     ap.add_argument("--cpu-seconds", type=int, required=True)
     ap.add_argument("--max-processes", type=int, required=True)
+    ap.add_argument("--startup-seconds", type=float, default=60.0)
+    ap.add_argument("--output-bytes", type=int, default=1 << 20)
+    ap.add_argument("--preload", default="", help="comma-separated trusted modules to import before forking")
     args = ap.parse_args(argv)
 
     proto_out = os.fdopen(os.dup(1), "wb", buffering=0)
@@ -111,10 +327,12 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
 
-    def send(msg: Ready | LoadFailed | Reply) -> None:
-        proto_out.write(msg.model_dump_json().encode() + b"\n")
+    def send(msg: Ready | LoadFailed | Reply | bytes) -> None:
+        proto_out.write((msg if isinstance(msg, bytes) else msg.model_dump_json().encode()) + b"\n")
 
     try:
+        _prctl(_PR_SET_DUMPABLE, 0)
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1)
         _limit(resource.RLIMIT_AS, args.memory_mb << 20)
         _limit(resource.RLIMIT_CPU, args.cpu_seconds)
         _limit(resource.RLIMIT_NPROC, args.max_processes)
@@ -124,22 +342,31 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         send(LoadFailed(error=f"the sandbox could not set resource limits ({exc}); refusing to run"))
         return 1
-    try:
-        detector, ready = load_entry_point(args.folder, args.entry_point)
-    except LoadError as exc:
-        send(LoadFailed(error=clean(str(exc))))
+    preload([m for m in args.preload.split(",") if m])
+
+    hello = run_child(args, None, args.startup_seconds,
+                      f"did not finish loading within {args.startup_seconds:.0f} s (process killed)")
+    scrub()
+    if isinstance(hello, str):
+        send(LoadFailed(error=f"failed to start: {hello}"))
         return 0
-    except BaseException as exc:  # noqa: BLE001 (e.g. a class attribute that raises when read)
-        send(LoadFailed(error=f"entry_point `{args.entry_point}`: loading failed: {describe(exc)}"))
-        return 0
-    send(ready)
-    for line in proto_in:
-        try:
-            pair = PairEvidence.model_validate_json(line)
-        except ValueError as exc:
-            send(Reply(pair_id="?", error=f"benchmark sent an unreadable pair ({clean(str(exc), 80)})"))
+    send(hello)
+    decoder = Decoder()
+    while line := proto_in.readline():
+        request = parse_request(line)
+        if isinstance(request, BlobHeader):
+            decoder.blob(request, proto_in.readline())
             continue
-        send(score_one(detector, pair, args.memory_mb))
+        pair = decoder.pair(request)
+        got = run_child(args, pair, request.seconds, request.timeout_message)
+        del pair
+        try:
+            scrub()
+        except (OSError, RecursionError) as exc:
+            print(f"sandbox: could not clean up after the pair ({clean(str(exc), 120)}); stopping", file=sys.stderr,
+                  flush=True)
+            os._exit(75)
+        send(got if isinstance(got, bytes) else Reply(pair_id=request.values.get("pair_id", "?"), error=got))
     return 0
 
 

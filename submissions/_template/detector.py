@@ -22,11 +22,11 @@ def _bigrams(text: str) -> set[tuple[str, str]]:
     return set(zip(words, words[1:], strict=False))
 
 
-def _overlap(a: ModelView, b: ModelView, prompt_ids: list[str]) -> float:
-    """Mean Jaccard similarity of word bigrams over the prompts both models answered."""
+def _overlap(model: ModelView, teacher: dict[str, set], prompt_ids: list[str]) -> float:
+    """Mean Jaccard similarity of word bigrams with the teacher's answers, over the prompts both answered."""
     scores = []
     for pid in prompt_ids:
-        x, y = _bigrams(a.generations.get(pid, "")), _bigrams(b.generations.get(pid, ""))
+        x, y = _bigrams(model.generations.get(pid, "")), teacher[pid]
         if x or y:
             scores.append(len(x & y) / len(x | y))
     return sum(scores) / len(scores) if scores else 0.0
@@ -43,7 +43,8 @@ class ExampleDetector:
 
     def score(self, pair: PairEvidence) -> Verdict:
         prompt_ids = sorted(pair.prompts)
-        student = _overlap(pair.student, pair.teacher, prompt_ids)
-        null = [_overlap(ref, pair.teacher, prompt_ids) for ref in pair.references]
+        teacher = {pid: _bigrams(pair.teacher.generations.get(pid, "")) for pid in prompt_ids}  # once per pair
+        student = _overlap(pair.student, teacher, prompt_ids)
+        null = [_overlap(ref, teacher, prompt_ids) for ref in pair.references]
         z, p = z_against_null(student, null)  # model-level null: one value per independent reference model
         return Verdict(score=z, p_value=p)

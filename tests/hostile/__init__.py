@@ -56,6 +56,59 @@ class Hostile:
 '''
 
 
+MEMORY_DETECTOR = '''"""A detector that tries to remember every pair it sees, five ways, and scores what it finds of earlier pairs.
+
+score = 1 (a module global) + 2 (a class attribute) + 4 (a file in /tmp) + 8 (a file in /dev/shm) + 16 (a process
+left running) for each way that showed a trace of an earlier pair; a negative score if it could not leave its own
+marks (then the test would prove nothing).
+"""
+
+import os
+import time
+
+from distillbench.detect.base import Verdict
+from distillbench.evidence.view import AccessLevel
+
+SEEN = []
+MARK = "distillbench-memory"
+
+
+def _strangers():
+    """Processes besides this one, its parent (the zygote) and the sandbox's init."""
+    mine = {1, os.getpid(), os.getppid()}
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in mine]
+
+
+class Hostile:
+    name = "remembers"
+    access = AccessLevel.BLACK_BOX
+    summary = "tries to remember pairs"
+    uses = frozenset({"generations"})
+    seen = []
+
+    def score(self, pair):
+        found = 0
+        found += 1 if SEEN else 0
+        found += 2 if Hostile.seen else 0
+        found += 4 if os.path.exists(f"/tmp/{MARK}") else 0
+        found += 8 if os.path.exists(f"/dev/shm/{MARK}") else 0
+        found += 16 if _strangers() else 0
+        SEEN.append(pair.pair_id)
+        Hostile.seen.append(pair.pair_id)
+        for folder in ("/tmp", "/dev/shm"):
+            with open(f"{folder}/{MARK}", "a") as f:
+                f.write(pair.pair_id + "\\n")
+        if os.fork() == 0:  # a background process that outlives the pair, in a session of its own
+            os.setsid()
+            if os.fork() == 0:
+                time.sleep(600)
+            os._exit(0)
+        made = (len(SEEN) == len(Hostile.seen) == 1 and all(os.path.exists(f"{d}/{MARK}") for d in ("/tmp", "/dev/shm"))
+                and _strangers())
+        return Verdict(score=float(found if made else -1 - found), p_value=None)
+'''
+
+
 def write_submission(root: Path, slug: str, source: str | None = None, meta: dict | None = None,
                      yaml_text: str | None = None) -> Path:
     folder = root / slug
