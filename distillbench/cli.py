@@ -313,7 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-USES_EVIDENCE = {"detect", "score", "evaluate", "rerun", "submission"}
+# `submission validate/run` install the evidence themselves, after the static checks (a schema error answers fast).
+USES_EVIDENCE = {"detect", "score", "evaluate", "rerun"}
 
 
 def main(argv: list[str] | None = None) -> int:

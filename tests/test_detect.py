@@ -63,7 +63,7 @@ def test_evaluate_reuses_cached_verdicts_and_recomputes_on_request(micro_copy, c
     results = micro_copy / "suites/micro/results.json"
     assert run_cli(*args, "--no-cache") == 0
     out = capsys.readouterr().out
-    assert "cached" not in out
+    assert "pairs cached" not in out
     scores = [p["scores"] for p in json.loads(results.read_text())["pairs"]]
     assert run_cli(*args) == 0
     out = capsys.readouterr().out

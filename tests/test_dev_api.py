@@ -3,6 +3,7 @@ object scored on all of it without registration or sandbox, twice in one process
 and `@register` re-run as a notebook cell re-runs it."""
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -150,3 +151,59 @@ def test_rerunning_a_notebook_cell_with_register_replaces_the_class(monkeypatch)
         exec(other, {"__name__": "__main__"})  # noqa: S102
     with pytest.raises(ValueError, match="CellDetector.uses must be a set of evidence kinds"):
         exec(CELL.replace('{"generations"}', '{"telepathy"}'), {"__name__": "__main__"})  # noqa: S102
+
+
+LENGTH_SUBMISSION = '''from distillbench.detect.base import Verdict
+from distillbench.evidence.view import AccessLevel
+
+
+class LengthRatio:
+    name = "length_ratio"
+    access = AccessLevel.BLACK_BOX
+    summary = "answer-length similarity"
+    uses = frozenset({"generations"})
+
+    def score(self, pair):
+        def mean_len(m):
+            return sum(len(t) for t in m.generations.values()) / max(1, len(m.generations))
+
+        t = mean_len(pair.teacher)
+        gap = abs(mean_len(pair.student) - t)
+        refs = sorted(abs(mean_len(r) - t) for r in pair.references)
+        return Verdict(score=-gap, p_value=(1 + sum(r <= gap for r in refs)) / (1 + len(refs)))
+'''
+
+
+def test_submission_run_gives_the_notebook_numbers_next_to_the_track_baselines(pairs, standard_home, tmp_path, capsys):
+    """The same class as a submission folder: `submission run` scores it as `dev.evaluate` does, prints the
+    black-box baselines of the workspace's results.json (random) beside it and per condition, writes a local file
+    that `submission clean` removes."""
+    import sys
+
+    from conftest import run_cli
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from hostile import write_submission
+
+    from distillbench.submission.results import load_results
+
+    folder = write_submission(tmp_path, "length-ratio", LENGTH_SUBMISSION, meta={"entry_point": "detector:LengthRatio"})
+    home = str(standard_home)
+    assert run_cli("submission", "run", str(folder), "--home", home, "--unsafe-in-process") == 0
+    out = capsys.readouterr().out
+    notebook = dev.evaluate(LengthRatio(), pairs)
+    assert "valid: length-ratio (Hostile test detector 1.0.0, black-box): 1944/1944 dev pairs" in out
+    assert "black-box track: this submission and the track's baselines (from " + str(
+        Workspace(standard_home).results_path("standard")) in out
+    mine = [ln.split() for ln in out.splitlines() if ln.startswith("this submission ")]
+    baselines = [ln.split() for ln in out.splitlines() if ln.strip().startswith("baseline ")]
+    assert mine and mine[0][2:4] == ["length-ratio", f"{notebook.auroc:.3f}"]
+    assert [b[1] for b in baselines] == ["random"]
+    assert "cross_likelihood" not in out  # gray-box: another track
+    assert "Negative types flagged at that same threshold" in out
+    path = standard_home / "submissions" / "length-ratio" / "1.0.0-dev.json"
+    record = load_results(path)
+    assert record.status == "local"
+    assert record.metrics.detectors[0].overall.auroc == pytest.approx(notebook.auroc, abs=1e-12)
+    assert run_cli("submission", "clean", "length-ratio", "--home", home) == 0
+    assert not path.exists()

@@ -246,8 +246,9 @@ def test_decode_and_resubmit_gains_at_most_what_the_policy_bounds(micro_test, tm
     for pos in itertools.combinations(range(n), o.n_positive):
         yy = np.zeros(n, dtype=int)
         yy[list(pos)] = 1
-        if (round(roc_auc_score(yy, s1), 2), round(tpr_at_fpr_score(yy, s1, 0.05), 2),
-                round(tpr_at_fpr_score(yy, s1, 0.01), 2)) == (o.auroc, o.tpr_at_5pct_fpr, o.tpr_at_1pct_fpr):
+        simulated = (roc_auc_score(yy, s1), tpr_at_fpr_score(yy, s1, 0.05), tpr_at_fpr_score(yy, s1, 0.01))
+        published = (o.auroc, o.tpr_at_5pct_fpr, o.tpr_at_1pct_fpr)
+        if all(abs(a - b) <= 0.005 + 1e-9 for a, b in zip(simulated, published)):  # what rounds to the record
             consistent.append(yy)
     assert y.tolist() in [c.tolist() for c in consistent]  # the decoder reads the record right
     learned = math.log2(math.comb(n, o.n_positive) / len(consistent))

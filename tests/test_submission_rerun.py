@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import run_cli
-from hostile import hostile_submission, write_submission
+from hostile import write_submission
 
 from distillbench.errors import DistillBenchError
 from distillbench.paths import Workspace
@@ -179,8 +179,8 @@ def test_one_verified_run_per_submitter_per_period(split_home, tmp_path, maintai
     with pytest.raises(DistillBenchError) as err:
         rerun(view, manifest_path, "test", subs, results, None, Limits(), sandbox, progress=lines.append,
               ledger_path=ledger, today=day)
-    refused = (f"submission random-again 1.0.0: refused: its submitter ({meta['contact'].casefold()}, "
-               f"{', '.join(sorted(a['name'].casefold() for a in meta['authors']))}) had a verified run of random 1.0.0 "
+    who = sorted({meta["contact"].casefold()} | {a["name"].casefold() for a in meta["authors"]})
+    refused = (f"submission random-again 1.0.0: refused: its submitter ({', '.join(who)}) had a verified run of random 1.0.0 "
                f"on 2026-03-01 under benchmark {BENCHMARK_VERSION}; one verified run per submitter per 30 days per "
                "benchmark version (docs/disclosure.md), next from 2026-03-31")
     assert str(err.value).splitlines() == [
@@ -205,6 +205,9 @@ def test_three_stages_give_the_one_process_result(split_home, tmp_path, maintain
     """export (labels stay behind) -> detect (no secret, no salt, no labels in its workspace) -> score (no submitted
     code) writes what one `rerun` writes."""
     subs = _baselines(tmp_path, ("random", "response-similarity"))
+    other = yaml.safe_load((subs / "response-similarity" / "submission.yaml").read_text())
+    other |= {"contact": "someone.else@example.org", "authors": [{"name": "Someone Else", "affiliation": "Elsewhere"}]}
+    (subs / "response-similarity" / "submission.yaml").write_text(yaml.safe_dump(other, sort_keys=False))  # own ration
     write_submission(subs, "malformed", "x = 1\n", yaml_text="seed: [[[[\n")
     export, runs, staged, whole = tmp_path / "export", tmp_path / "runs", tmp_path / "staged", tmp_path / "whole"
     assert _cli_rerun(split_home, subs, whole, "--submission", "random", "--submission", "response-similarity",
@@ -241,23 +244,45 @@ def test_three_stages_give_the_one_process_result(split_home, tmp_path, maintain
             b.evidence_sha256, b.manifest_sha256, b.n_pairs, b.status)
 
 
+RAISES_SOMETIMES = '''"""Fails on about half of the pairs (by its masked id), scores the others."""
+
+from distillbench.detect.base import Verdict
+from distillbench.evidence.view import AccessLevel
+
+
+class Hostile:
+    name = "raises-sometimes"
+    access = AccessLevel.BLACK_BOX
+    summary = "fails on purpose"
+    uses = frozenset({"generations"})
+
+    def score(self, pair):
+        if pair.pair_id < "8":
+            return 1 / 0
+        return Verdict(score=float(sum(map(ord, pair.pair_id)) % 97), p_value=None)
+'''
+
+
 def test_one_broken_submission_never_costs_the_others(split_home, tmp_path, capsys):
+    """A detector that fails on some pairs is scored with its failures; three malformed `submission.yaml`s (issue 11:
+    bad YAML, an impossible date and a 5,000-digit seed) are refused one line each; every other one is scored."""
     subs, results = _baselines(tmp_path, ("random",)), tmp_path / "results"
-    view = open_view(Workspace(split_home), "micro")
-    first_dev = view.pair_id(next(p for p in view.manifest.pairs if p.split == "dev"))
-    hostile_submission(subs, "hostile-raises", {first_dev: "raises"})
+    write_submission(subs, "raises-sometimes", RAISES_SOMETIMES)
     write_submission(subs, "malformed", "x = 1\n", yaml_text="name: [\n")
-    write_submission(subs, "malformed-too", "x = 1\n", yaml_text="description: 2001-13-45\nseed: " + "9" * 5000 + "\n")
+    write_submission(subs, "malformed-date", "x = 1\n", yaml_text="description: 2001-13-45\n")
+    write_submission(subs, "malformed-seed", "x = 1\n", yaml_text="seeds: [" + "9" * 5000 + "]\n")
     assert _cli_rerun(split_home, subs, results, "--all", "--split", "dev") == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line]
-    assert err[0] == "error: rerun finished; 2 of 4 submissions are up to date or re-scored, 2 refused:"
-    assert len(err) == 3 and err[1].startswith("submission malformed: invalid: ") and "not valid YAML" in err[1]
-    assert err[2].startswith("submission malformed-too: invalid: ")
+    assert err[0] == "error: rerun finished; 2 of 5 submissions are up to date or re-scored, 3 refused:"
+    assert [line.split(":")[0] for line in err[1:]] == [
+        "submission malformed", "submission malformed-date", "submission malformed-seed"]
+    assert all(": invalid: " in line for line in err[1:])
     assert load_results(results / "random" / "1.0.0-dev.json").n_failed == 0
-    hostile = load_results(results / "hostile-raises" / "1.0.0-dev.json")
-    assert [(f.pair_id, f.error) for f in hostile.failures] == [(first_dev, "raised ZeroDivisionError: division by zero")]
-    assert hostile.n_pairs == 10 and hostile.metrics.detectors[0].n_failed == 1
-    assert not (results / "malformed").exists() and not (results / "malformed-too").exists()
+    failing = load_results(results / "raises-sometimes" / "1.0.0-dev.json")
+    assert failing.n_pairs == 10 and 1 <= failing.n_failed < 10
+    assert {f.error for f in failing.failures} == {"raised ZeroDivisionError: division by zero"}
+    assert failing.metrics.detectors[0].n_failed == failing.n_failed
+    assert not any((results / slug).exists() for slug in ("malformed", "malformed-date", "malformed-seed"))
 
 
 def test_changed_code_needs_a_new_version(split_home, tmp_path, capsys):

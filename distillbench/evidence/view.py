@@ -97,7 +97,7 @@ class PairEvidence(_Strict):
 
 
 CACHE_DIR = "detect-cache"  # in a suite's folder: file hashes (here) and cached verdicts (`detect.runner`)
-ID_HEX = 16  # 64 bits: collisions within one pair's ~1,300 texts are checked for, and never seen in practice
+ID_HEX = 16  # 64 bits: a collision within one teacher's pool (hundreds of texts) is checked for, not expected
 MIN_KEY_BYTES = 16
 
 
@@ -119,8 +119,9 @@ def masked_id(key: bytes, kind: str, name: str) -> str:
 
 def check_run_key(run_key: bytes) -> bytes:
     if not isinstance(run_key, bytes | bytearray) or len(run_key) < MIN_KEY_BYTES:
+        got = f"{len(run_key)} bytes" if isinstance(run_key, bytes | bytearray) else type(run_key).__name__
         raise DistillBenchError(f"a run key must be at least {MIN_KEY_BYTES} bytes (e.g. secrets.token_bytes(32)), "
-                                f"got {type(run_key).__name__} of length {len(run_key) if hasattr(run_key, '__len__') else '?'}")
+                                f"got {got}")
     return bytes(run_key)
 
 

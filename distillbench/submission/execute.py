@@ -157,29 +157,36 @@ class _InProcess:
 
 
 def run_split(submission: Submission, view: EvidenceView, split: str, limits: Limits,
-              sandbox: Bubblewrap | None) -> RunOutcome:
-    """Score every pair of `split`; `sandbox=None` means --unsafe-in-process."""
+              sandbox: Bubblewrap | None, run_key: bytes | None = None) -> RunOutcome:
+    """Score every pair of `split`; `sandbox=None` means --unsafe-in-process. `run_key` masks the ids the detector
+    sees (default: the view's own, reproducible key; hidden re-runs pass a random one)."""
     pairs = split_pairs(view, split)
     if sandbox is not None:
         sandbox.check(limits)
     start = time.monotonic()
-    verdicts: list[PairVerdict] = []
-    failures: dict[str, str] = {}
+    done: dict[int, PairVerdict] = {}
+    # Contained, the pairs of one teacher run together: they share most of their evidence, which the zygote then
+    # receives once per teacher (protocol.Encoder). Each pair runs in a fresh process, so order cannot change a score.
+    order = (sorted(range(len(pairs)), key=lambda i: pairs[i].teacher) if sandbox is not None
+             else list(range(len(pairs))))
     with Snapshot(submission) as snap:
         runner = (_Contained(submission, sandbox, snap, limits, start + limits.total_seconds) if sandbox is not None
                   else _InProcess(submission, snap))
         try:
-            for pair in pairs:
-                evidence = view.pair(pair, submission.meta.track)
+            for i in order:
+                pair = pairs[i]
+                evidence = (view.pair(pair, submission.meta.track) if run_key is None
+                            else view.pair(pair, submission.meta.track, run_key=run_key))
                 got = runner.score(evidence)
                 stable = view.pair_id(pair)
                 if isinstance(got, str):
-                    failures[stable] = got
-                    verdicts.append(PairVerdict(pair_id=stable, score=None, p_value=None, error=got))
+                    done[i] = PairVerdict(pair_id=stable, score=None, p_value=None, error=got)
                 else:
-                    verdicts.append(PairVerdict(pair_id=stable, score=got[0], p_value=got[1], abstained=got[2]))
+                    done[i] = PairVerdict(pair_id=stable, score=got[0], p_value=got[1], abstained=got[2])
         finally:
             runner.close()
+    verdicts = [done[i] for i in range(len(pairs))]
+    failures = {v.pair_id: v.error for v in verdicts if v.error is not None}
     vf = VerdictFile(suite=view.manifest.suite, split=split, detector=submission.slug,
                      access=submission.meta.track.value, evidence_sha256=view.digest(),
                      seconds=time.monotonic() - start, verdicts=verdicts)

@@ -1,14 +1,23 @@
-"""Messages between the benchmark and the contained zygote, one JSON object per line.
+"""Messages between the benchmark and the contained zygote: length-prefixed frames in, JSON lines out.
 
-benchmark -> zygote (stdin): for each pair, the evidence blobs the zygote does not hold yet (`BlobHeader` line +
-    the blob's JSON line), then one `PairRequest` naming the blobs that make up the pair's `PairEvidence`.
-zygote -> benchmark (stdout): first a `Ready` or `LoadFailed`, then one `Reply` per pair.
+benchmark -> zygote (stdin), for each pair: the shared evidence blobs the zygote does not hold yet (a `BlobHeader`
+    frame + a frame of the blob's JSON), a `PairRequest` frame naming the blobs that make up the pair's evidence,
+    then one frame with the pair's private fields (the student's view) as JSON. Each frame is an 8-byte big-endian
+    length and that many bytes, read exactly (no read-ahead), so the zygote knows which bytes it holds.
+zygote -> benchmark (stdout): first a `Ready` or `LoadFailed`, then one `Reply` line per pair.
 
-Why blobs: most of a pair's evidence is shared with other pairs (the prompts, the teacher's pool, the reference
-models' views; only the student's view is the pair's own), and encoding plus parsing it as JSON for every pair was
-most of the cost of running contained (~1.1 MB and ~45 ms a pair on the standard suite's white-box track). The
-`Encoder` sends each distinct value once per zygote and refers to it after that; the `Decoder` rebuilds the
-`PairEvidence`, which the zygote's child process for that pair inherits in memory, so nothing is copied again.
+Why blobs: most of a pair's evidence is shared with the other pairs of its teacher (the prompts, the teacher's pool
+and view, the reference models' views; only the student's view is the pair's own), and encoding plus parsing all
+of it as JSON for every pair was most of the cost of running contained (~1.1 MB and ~45 ms a pair on the standard
+suite's white-box track). The `Encoder` sends each shared value once while consecutive pairs use it (so the
+benchmark runs the pairs of one teacher together) and refers to it after that.
+
+What a detector's process can find in memory: it is forked from the zygote, so it inherits the zygote's heap. The
+zygote therefore holds only the shared blobs of the current pair (everything else is dropped before the fork), and
+never decodes a pair's private fields: it reads their bytes into a buffer, forks, and zeroes the buffer; the child
+decodes them. Bytes read for shared blobs are zeroed once decoded. Left: the decoded objects of an earlier teacher's
+shared blobs are freed, not overwritten, so remnants may sit in freed heap memory a child could read through
+/proc/self/mem (a fix: a sub-zygote per teacher, forked from a zygote that never decodes evidence).
 
 Both ends of the stdin stream are trusted (the benchmark and the zygote, which never runs submitted code). The
 lines the benchmark reads come from the zygote but their contents from the detector's process, so `parse_reply`
@@ -20,9 +29,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import signal
-from collections import OrderedDict
+import struct
 from functools import cache
 from typing import Any, Literal
 
@@ -30,7 +40,10 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 MAX_REPLY_BYTES = 64 << 10
 MAX_MESSAGE_CHARS = 300
-CACHE_BYTES = 32 << 20  # JSON bytes of blobs the zygote keeps; the standard suite's teacher groups fit many times
+# Fields of `PairEvidence` that every pair of one teacher shares; any other field (the student's view, and any
+# field added later) is the pair's own and only ever decoded in the pair's process.
+SHARED_FIELDS = frozenset({"prompts", "pool", "teacher", "references", "teacher_secret"})
+_LENGTH = struct.Struct(">Q")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
 
@@ -60,7 +73,7 @@ class Reply(_Strict):
 
 
 class BlobHeader(_Strict):
-    """The next line is the JSON of one `PairEvidence` field's value (or one element of a list field)."""
+    """The next frame is the JSON of one shared `PairEvidence` field's value (or one element of a list field)."""
 
     kind: Literal["blob"] = "blob"
     ref: int
@@ -69,12 +82,13 @@ class BlobHeader(_Strict):
 
 
 class PairRequest(_Strict):
+    """The next frame is the JSON object of the pair's private fields."""
+
     kind: Literal["pair"] = "pair"
     values: dict[str, Any]  # fields sent inline (ids, the access level, None)
-    refs: dict[str, int | list[int]]  # fields made of blobs: one ref, or one per element of a list
+    refs: dict[str, int | list[int]]  # shared fields made of blobs: one ref, or one per element of a list
     seconds: float  # the zygote kills the detector's process after this long
     timeout_message: str
-    drop: list[int] = []  # blobs the zygote may forget
 
 
 def clean(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
@@ -102,6 +116,39 @@ def crash_message(code: int | None, signum: int | None, last_output: str = "") -
 
 
 # -- evidence blobs ---------------------------------------------------------------------------------------------
+def frame(payload: bytes) -> bytes:
+    return _LENGTH.pack(len(payload)) + payload
+
+
+class FrameReader:
+    """Reads frames from a descriptor exactly: no byte past the current frame is taken from the pipe."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def _fill(self, view: memoryview) -> bool:
+        while len(view):
+            n = os.readv(self.fd, [view])
+            if n == 0:
+                return False
+            view = view[n:]
+        return True
+
+    def read(self) -> bytearray | None:
+        """The next frame's payload (a buffer the caller may zero), or None at the end of the stream."""
+        head = bytearray(_LENGTH.size)
+        if not self._fill(memoryview(head)):
+            return None
+        payload = bytearray(_LENGTH.unpack(head)[0])
+        if not self._fill(memoryview(payload)):
+            return None
+        return payload
+
+
+def zero(buffer: bytearray) -> None:
+    memoryview(buffer)[:] = bytes(len(buffer))
+
+
 @cache
 def _adapter(field: str, element: bool) -> TypeAdapter:
     from distillbench.evidence.view import PairEvidence
@@ -117,87 +164,89 @@ def _is_blob(value: Any) -> bool:
 
 
 class Encoder:
-    """The benchmark's side: turns `PairEvidence` into request bytes, sending each distinct blob once.
+    """The benchmark's side: turns `PairEvidence` into request bytes, sending each shared blob once while
+    consecutive pairs use it.
 
     Blobs are recognised by identity (the evidence view builds each shared value once and hands out the same
-    object); the encoder holds a reference to every blob it sent so an id is never reused while the zygote holds
-    it. At most `CACHE_BYTES` of blobs are kept on both sides, least recently used first out."""
+    object); the encoder holds a reference to every blob the zygote holds, so an id is never reused meanwhile. The
+    zygote keeps exactly the blobs of the last request, and so does the encoder's record of them."""
 
-    def __init__(self, cache_bytes: int = CACHE_BYTES) -> None:
-        self.cache_bytes = cache_bytes
-        self._sent: OrderedDict[int, tuple[int, Any, int]] = OrderedDict()  # id(value) -> (ref, value, size)
-        self._held = 0
+    def __init__(self) -> None:
+        self._held: dict[int, tuple[int, Any]] = {}  # id(value) -> (ref, value)
         self._next = 0
         self.sent_bytes = 0
 
-    def _ref(self, field: str, value: Any, element: bool, out: list[bytes], used: set[int]) -> int:
+    def _ref(self, field: str, value: Any, element: bool, out: list[bytes], used: dict[int, tuple[int, Any]]) -> int:
         key = id(value)
-        if key in self._sent:
-            self._sent.move_to_end(key)
-            ref = self._sent[key][0]
+        if key in self._held:
+            ref = self._held[key][0]
         else:
-            data = _adapter(field, element).dump_json(value)
             ref, self._next = self._next, self._next + 1
-            out += [BlobHeader(ref=ref, field=field, element=element).model_dump_json().encode(), b"\n", data, b"\n"]
-            self._sent[key] = (ref, value, len(data))
-            self._held += len(data)
-        used.add(ref)
+            out += [frame(BlobHeader(ref=ref, field=field, element=element).model_dump_json().encode()),
+                    frame(_adapter(field, element).dump_json(value))]
+        used[key] = (ref, value)
         return ref
 
     def encode(self, evidence: BaseModel, seconds: float, timeout_message: str) -> bytes:
         out: list[bytes] = []
         values: dict[str, Any] = {}
         refs: dict[str, int | list[int]] = {}
-        used: set[int] = set()
+        private: list[bytes] = []
+        used: dict[int, tuple[int, Any]] = {}
         for field in type(evidence).model_fields:
             value = getattr(evidence, field)
-            if isinstance(value, list) and value and all(isinstance(v, BaseModel) for v in value) and len(value) <= 64:
+            if not _is_blob(value):
+                values[field] = value
+            elif field not in SHARED_FIELDS:
+                private.append(json.dumps(field).encode() + b":" + _adapter(field, False).dump_json(value))
+            elif isinstance(value, list) and value and all(isinstance(v, BaseModel) for v in value) and len(value) <= 64:
                 # A short list of models (the reference views): each element is shared on its own.
                 refs[field] = [self._ref(field, v, True, out, used) for v in value]
-            elif _is_blob(value):
-                refs[field] = self._ref(field, value, False, out, used)
             else:
-                values[field] = value
-        drop = []
-        while self._held > self.cache_bytes:
-            key = next((k for k, v in self._sent.items() if v[0] not in used), None)
-            if key is None:
-                break
-            ref, _, size = self._sent.pop(key)
-            self._held -= size
-            drop.append(ref)
-        request = PairRequest(values=values, refs=refs, seconds=seconds, timeout_message=timeout_message, drop=drop)
-        out += [request.model_dump_json().encode(), b"\n"]
+                refs[field] = self._ref(field, value, False, out, used)
+        self._held = used
+        request = PairRequest(values=values, refs=refs, seconds=seconds, timeout_message=timeout_message)
+        out += [frame(request.model_dump_json().encode()), frame(b"{" + b",".join(private) + b"}")]
         payload = b"".join(out)
         self.sent_bytes += len(payload)
         return payload
 
 
 class Decoder:
-    """The zygote's side: holds the blobs and rebuilds a `PairEvidence` per request."""
+    """The zygote's side: holds the shared blobs of the current pair and nothing else."""
 
     def __init__(self) -> None:
         self.blobs: dict[int, Any] = {}
 
-    def blob(self, header: BlobHeader, data: bytes) -> None:
-        self.blobs[header.ref] = _adapter(header.field, header.element).validate_json(data)
+    def blob(self, header: BlobHeader, data: bytearray) -> None:
+        try:
+            self.blobs[header.ref] = _adapter(header.field, header.element).validate_json(data)
+        finally:
+            zero(data)
 
-    def pair(self, request: PairRequest):  # noqa: ANN201 (PairEvidence; imported lazily)
-        from distillbench.evidence.view import PairEvidence
-
+    def shared(self, request: PairRequest) -> dict[str, Any]:
+        """The pair's inline and shared fields; blobs this request does not use are dropped."""
         fields = dict(request.values)
+        used = set()
         for field, ref in request.refs.items():
-            fields[field] = [self.blobs[r] for r in ref] if isinstance(ref, list) else self.blobs[ref]
-        for ref in request.drop:
-            self.blobs.pop(ref, None)
-        # The blobs were validated when they arrived; validating the assembled model checks the inline fields and
-        # passes the already-built models through without walking them again.
-        return PairEvidence.model_validate(fields)
+            refs = ref if isinstance(ref, list) else [ref]
+            used.update(refs)
+            fields[field] = [self.blobs[r] for r in refs] if isinstance(ref, list) else self.blobs[ref]
+        self.blobs = {r: v for r, v in self.blobs.items() if r in used}
+        return fields
 
 
-def parse_request(line: bytes) -> BlobHeader | PairRequest:
-    kind = json.loads(line).get("kind")
-    return BlobHeader.model_validate_json(line) if kind == "blob" else PairRequest.model_validate_json(line)
+def complete(shared: dict[str, Any], private: bytes | bytearray):  # noqa: ANN201 (PairEvidence; imported lazily)
+    """In the pair's own process: the whole `PairEvidence`. Validating the assembled model checks the private and
+    inline fields and passes the already-built shared models through without walking them again."""
+    from distillbench.evidence.view import PairEvidence
+
+    return PairEvidence.model_validate({**shared, **json.loads(private)})
+
+
+def parse_request(payload: bytes | bytearray) -> BlobHeader | PairRequest:
+    kind = json.loads(payload).get("kind")
+    return BlobHeader.model_validate_json(payload) if kind == "blob" else PairRequest.model_validate_json(payload)
 
 
 # -- replies ----------------------------------------------------------------------------------------------------

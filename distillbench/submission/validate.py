@@ -119,17 +119,18 @@ def track_baselines(workspace, suite: str, track: str, exclude: str = "") -> tup
                 return rows, str(path)
     from distillbench.submission.results import all_results, load_results
 
-    rows = []
+    rows, unverified = [], 0
     folder = leaderboard_results_dir()
     for file in all_results(folder):
         try:
             rec = load_results(file)
         except DistillBenchError:
-            continue  # an unverifiable file is no baseline
+            unverified += 1  # a file whose hash does not check is no baseline
+            continue
         if rec.suite == suite and rec.split == "dev" and rec.submission.track.value == track \
                 and rec.submission.slug != exclude and rec.metrics.detectors:
             rows.append(rec.metrics.detectors[0])
-    return rows, str(folder)
+    return rows, str(folder) + (f"; {unverified} file(s) there failed verification and were left out" if unverified else "")
 
 
 def comparison_text(record, baselines: list, source: str) -> str:  # noqa: ANN001

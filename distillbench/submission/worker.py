@@ -20,6 +20,11 @@ other pairs. For every pair the zygote
    and that pair is recorded as failed, rather than the next pair running on a dirty sandbox.
 A first child at start-up only loads the entry point, so a broken submission fails once, as `LoadFailed`.
 
+A child inherits the zygote's memory, so the zygote holds no more than the pair may see: the evidence its teacher's
+pairs share (kept while consecutive pairs use it) and the bytes of this pair's private fields, which it never
+decodes and zeroes once the child has forked (protocol.py). What it held for an earlier teacher is dropped, though
+freed memory is not scrubbed (see protocol.py).
+
 The zygote is non-dumpable (and the seccomp filter refuses ptrace and process_vm_*), so a child running as the same
 user cannot read or write its memory or open its descriptors through /proc. Resource limits are lowered (hard
 limits too) before anything is forked; the child's memory limit is per process, and the whole sandbox's memory,
@@ -47,8 +52,8 @@ from typing import Any
 from distillbench.detect.base import Detector, Verdict
 from distillbench.evidence.view import AccessLevel, PairEvidence
 from distillbench.submission.protocol import (
-    MAX_REPLY_BYTES, BlobHeader, Decoder, LoadFailed, PairRequest, Ready, Reply, clean, crash_message,
-    parse_request,
+    MAX_REPLY_BYTES, BlobHeader, Decoder, FrameReader, LoadFailed, Ready, Reply, clean, complete, crash_message,
+    parse_request, zero,
 )
 
 SCRATCH = ("/tmp", "/dev/shm")  # the writable places of the sandbox (sandbox.py mounts them)
@@ -188,7 +193,8 @@ def _close_inherited(keep: set[int]) -> None:
                 pass
 
 
-def _child(args: argparse.Namespace, reply_fd: int, out_fd: int, pair: PairEvidence | None, seconds: float) -> None:
+def _child(args: argparse.Namespace, reply_fd: int, out_fd: int, job: tuple[dict, bytearray] | None,
+           seconds: float) -> None:
     """In the forked child: become a detector process for one job, write one line, exit. Never returns."""
     code = 0
     try:
@@ -200,10 +206,23 @@ def _child(args: argparse.Namespace, reply_fd: int, out_fd: int, pair: PairEvide
         cpu = int(math.ceil(seconds)) + 1
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
         try:
+            # A non-dumpable process's /proc/self belongs to root; the child holds no secret of the zygote's, and
+            # must be able to name itself the first victim when the sandbox runs out of memory.
+            _prctl(_PR_SET_DUMPABLE, 1)
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write("1000")
         except OSError:
             pass
+        pair = None
+        if job is not None:
+            try:
+                pair = complete(*job)
+            except ValueError as exc:
+                pair_id = job[0].get("pair_id", "?")
+                line = Reply(pair_id=pair_id, error=f"benchmark sent an unreadable pair ({clean(str(exc), 80)})")
+                os.write(reply_fd, line.model_dump_json().encode() + b"\n")
+                os._exit(0)
+            del job
         try:
             detector, ready = load_entry_point(args.folder, args.entry_point)
         except LoadError as exc:
@@ -235,8 +254,11 @@ def _read(fd: int) -> bytes | None:
         return None
 
 
-def run_child(args: argparse.Namespace, pair: PairEvidence | None, seconds: float, timeout_message: str) -> bytes | str:
-    """Fork a child for one job; its reply line (untrusted bytes), or what went wrong."""
+def run_child(args: argparse.Namespace, job: tuple[dict, bytearray] | None, seconds: float,
+              timeout_message: str) -> bytes | str:
+    """Fork a child for one job (None: only load the entry point; else the pair's shared fields and the bytes of its
+    private ones, which the zygote zeroes as soon as the child holds its copy); its reply line (untrusted bytes),
+    or what went wrong."""
     reply_r, reply_w = os.pipe()
     out_r, out_w = os.pipe()
     gc.freeze()  # the child's garbage collector then leaves the zygote's pages shared
@@ -244,7 +266,9 @@ def run_child(args: argparse.Namespace, pair: PairEvidence | None, seconds: floa
     if pid == 0:
         os.close(reply_r)
         os.close(out_r)
-        _child(args, reply_w, out_w, pair, seconds)
+        _child(args, reply_w, out_w, job, seconds)
+    if job is not None:
+        zero(job[1])
     os.close(reply_w)
     os.close(out_w)
     deadline = time.monotonic() + seconds
@@ -321,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     proto_out = os.fdopen(os.dup(1), "wb", buffering=0)
-    proto_in = os.fdopen(os.dup(0), "rb")
+    proto_in = FrameReader(os.dup(0))
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(2, 1)
@@ -352,14 +376,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     send(hello)
     decoder = Decoder()
-    while line := proto_in.readline():
-        request = parse_request(line)
+    while (payload := proto_in.read()) is not None:
+        request = parse_request(payload)
+        data = proto_in.read()
+        if data is None:
+            break
         if isinstance(request, BlobHeader):
-            decoder.blob(request, proto_in.readline())
+            decoder.blob(request, data)
             continue
-        pair = decoder.pair(request)
-        got = run_child(args, pair, request.seconds, request.timeout_message)
-        del pair
+        got = run_child(args, (decoder.shared(request), data), request.seconds, request.timeout_message)
         try:
             scrub()
         except (OSError, RecursionError) as exc:

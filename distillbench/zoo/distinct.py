@@ -14,11 +14,13 @@ own set of three topics (`zoo.design`), and the bound refuses anything closer th
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict
-from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+if TYPE_CHECKING:  # the manifest imports this module for its schema; torch loads only when teachers are measured
+    from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 BOUND = 0.85
 
@@ -36,6 +38,9 @@ class TeacherDistinctness(BaseModel):
 
 def profile(model: PreTrainedModel, tok: PreTrainedTokenizerFast, texts: list[str], context: int) -> np.ndarray:
     """Mean log-likelihood per token of each text (cut to the model's context)."""
+    import torch
+    import torch.nn.functional as F
+
     out = []
     model.eval()
     with torch.no_grad():

@@ -6,12 +6,13 @@ import time
 
 def misbehave(pair, config):
     mib = config["hog_mib"]
-    mine = b"\x01" * (mib << 20)  # written, so every page is really held
-    pid = os.fork()
+    pid = os.fork()  # first, so that neither process's address space holds the other's allocation
     if pid == 0:
-        theirs = b"\x02" * (mib << 20)
-        time.sleep(30)
-        os._exit(len(theirs) & 1)
-    time.sleep(30)
-    os.waitpid(pid, 0)
-    raise RuntimeError(f"held {2 * mib} MiB in two processes ({len(mine)})")
+        try:
+            theirs = b"\x02" * (mib << 20)  # written, so every page is really held
+            time.sleep(30)  # until the pair's time is up, unless the kernel kills it first
+        finally:
+            os._exit(0)
+    mine = b"\x01" * (mib << 20)
+    _, status = os.waitpid(pid, 0)
+    raise RuntimeError(f"held {len(mine) >> 20} MiB here; the other process ended with status {status}")
