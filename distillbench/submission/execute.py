@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -172,12 +173,21 @@ def run_split(submission: Submission, view: EvidenceView, split: str, limits: Li
     with Snapshot(submission) as snap:
         runner = (_Contained(submission, sandbox, snap, limits, start + limits.total_seconds) if sandbox is not None
                   else _InProcess(submission, snap))
+
+        def evidence_of(i: int) -> PairEvidence:
+            return (view.pair(pairs[i], submission.meta.track) if run_key is None
+                    else view.pair(pairs[i], submission.meta.track, run_key=run_key))
+
+        # Contained, the benchmark mostly waits on the sandbox: build the next pair's evidence meanwhile.
+        prefetch = ThreadPoolExecutor(1) if sandbox is not None else None
         try:
+            upcoming = (prefetch.submit(evidence_of, i) if prefetch else None for i in order)
+            ahead = next(upcoming, None)
             for i in order:
-                pair = pairs[i]
-                evidence = (view.pair(pair, submission.meta.track) if run_key is None
-                            else view.pair(pair, submission.meta.track, run_key=run_key))
+                evidence = ahead.result() if prefetch else evidence_of(i)
+                ahead = next(upcoming, None)
                 got = runner.score(evidence)
+                pair = pairs[i]
                 stable = view.pair_id(pair)
                 if isinstance(got, str):
                     done[i] = PairVerdict(pair_id=stable, score=None, p_value=None, error=got)
@@ -185,6 +195,8 @@ def run_split(submission: Submission, view: EvidenceView, split: str, limits: Li
                     done[i] = PairVerdict(pair_id=stable, score=got[0], p_value=got[1], abstained=got[2])
         finally:
             runner.close()
+            if prefetch is not None:
+                prefetch.shutdown(cancel_futures=True)
     verdicts = [done[i] for i in range(len(pairs))]
     failures = {v.pair_id: v.error for v in verdicts if v.error is not None}
     vf = VerdictFile(suite=view.manifest.suite, split=split, detector=submission.slug,

@@ -168,16 +168,26 @@ class Encoder:
     consecutive pairs use it.
 
     Blobs are recognised by identity (the evidence view builds each shared value once and hands out the same
-    object); the encoder holds a reference to every blob the zygote holds, so an id is never reused meanwhile. The
-    zygote keeps exactly the blobs of the last request, and so does the encoder's record of them."""
+    objects); the encoder holds a reference to every blob the zygote holds, so an id is never reused meanwhile.
+    The zygote keeps exactly the blobs of the last request, and so does the encoder's record of them."""
 
     def __init__(self) -> None:
-        self._held: dict[int, tuple[int, Any]] = {}  # id(value) -> (ref, value)
+        self._held: dict[Any, tuple[int, Any]] = {}  # identity key -> (ref, value)
         self._next = 0
         self.sent_bytes = 0
 
-    def _ref(self, field: str, value: Any, element: bool, out: list[bytes], used: dict[int, tuple[int, Any]]) -> int:
-        key = id(value)
+    @staticmethod
+    def _key(value: Any) -> Any:
+        # Building PairEvidence copies its lists and dicts but keeps the models and strings in them: a container is
+        # known by the identity of what it holds.
+        if isinstance(value, (list, tuple)):
+            return ("seq", tuple(map(id, value)))
+        if isinstance(value, dict):
+            return ("map", tuple(map(id, value)), tuple(map(id, value.values())))
+        return id(value)
+
+    def _ref(self, field: str, value: Any, element: bool, out: list[bytes], used: dict[Any, tuple[int, Any]]) -> int:
+        key = self._key(value)
         if key in self._held:
             ref = self._held[key][0]
         else:
@@ -192,7 +202,7 @@ class Encoder:
         values: dict[str, Any] = {}
         refs: dict[str, int | list[int]] = {}
         private: list[bytes] = []
-        used: dict[int, tuple[int, Any]] = {}
+        used: dict[Any, tuple[int, Any]] = {}
         for field in type(evidence).model_fields:
             value = getattr(evidence, field)
             if not _is_blob(value):
