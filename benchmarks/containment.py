@@ -58,7 +58,7 @@ def startup_seconds(sandbox: Bubblewrap, folder: Path, limits: Limits, repeats: 
 def transfer_bytes(view, track, pairs) -> tuple[int, int]:
     """(bytes the encoder sends, bytes of one JSON document per pair) for these pairs."""
     enc, whole = Encoder(), 0
-    for pair in pairs:
+    for pair in sorted(pairs, key=lambda p: p.teacher):  # the order run_split runs them in, contained
         evidence = view.pair(pair, track)
         enc.encode(evidence, 60.0, "")
         whole += len(evidence.model_dump_json()) + 1

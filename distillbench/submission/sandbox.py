@@ -237,28 +237,46 @@ class WorkerProcess:
                 pass
 
 
+def _imported(tree: ast.AST) -> list[str]:
+    """Every absolute import in a module, function-level ones included."""
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names += [node.module, *(f"{node.module}.{a.name}" for a in node.names if a.name != "*")]
+    return names
+
+
+def _parse(path: Path) -> ast.AST | None:
+    try:
+        return ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OSError):
+        return None
+
+
 def preload_modules(folder: Path) -> list[str]:
     """The modules of allowed packages that the submission's files import (read with `ast`, nothing executed):
-    the zygote imports them once, so each per-pair fork finds them loaded. A name the folder itself provides is
-    left to the child, so the submission's own module wins as it would in-process."""
+    the zygote imports them once, so each per-pair fork finds them loaded. For a `distillbench` module, the
+    imports inside it are added too, function-level ones included (a baseline that imports transformers inside
+    `score` would otherwise import it afresh on every pair). A name the folder itself provides is left to the
+    child, so the submission's own module wins as it would in-process."""
     own = {p.stem for p in folder.glob("*.py")} | {p.name for p in folder.iterdir() if p.is_dir()}
+    package = Path(distillbench.__file__).resolve().parent
     found: dict[str, None] = {}
     for path in sorted(folder.rglob("*.py")):
-        try:
-            tree = ast.parse(path.read_bytes())
-        except (SyntaxError, ValueError, RecursionError, MemoryError, OSError):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names if a.name != "*")]
-            else:
-                continue
-            for name in names:
-                top = name.split(".")[0]
-                if top in imports.ALLOWED_PACKAGES and top not in own:
-                    found[name] = None
+        tree = _parse(path)
+        for name in _imported(tree) if tree is not None else []:
+            top = name.split(".")[0]
+            if top in imports.ALLOWED_PACKAGES and top not in own:
+                found[name] = None
+    for name in [n for n in found if n.split(".")[0] == "distillbench"]:
+        rel = Path(*name.split(".")[1:])
+        for path in (package / rel.with_suffix(".py"), package / rel / "__init__.py"):
+            tree = _parse(path) if path.is_file() else None
+            for inner in _imported(tree) if tree is not None else []:
+                if inner.split(".")[0] in imports.ALLOWED_PACKAGES:
+                    found[inner] = None
     return list(found)
 
 

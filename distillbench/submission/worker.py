@@ -142,7 +142,15 @@ def preload(modules: list[str]) -> None:
     for name in modules:
         try:
             importlib.import_module(name)
-        except BaseException:  # noqa: BLE001 (the child imports it again and reports the failure on its pair)
+        except ImportError:
+            # `from package import name` may name an attribute, which a lazy package (transformers) loads only
+            # when it is read.
+            parent, _, attr = name.rpartition(".")
+            try:
+                getattr(importlib.import_module(parent), attr) if parent else None
+            except BaseException:  # noqa: BLE001 (the child imports it again and reports the failure on its pair)
+                pass
+        except BaseException:  # noqa: BLE001
             pass
 
 

@@ -48,7 +48,8 @@ class IdentityConsistencyDetector:
     def score(self, pair: PairEvidence) -> Verdict:
         ids = identity_prompt_ids(pair)
         counts = Counter(n for i in ids for n in _names(pair.teacher.generations.get(i, "")))
-        persona = {n for n, _ in counts.most_common(2)}
+        # Ties broken by name, not by set-iteration order (which follows the hash seed: runs would differ).
+        persona = {n for n, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:2]}
         if not ids or not persona:
             return Verdict.abstain()
         student = self._rate(pair.student, ids, persona)
