@@ -159,7 +159,8 @@ def test_no_label_free_statistic_of_the_student_alone_separates_the_labels(stand
     view = open_suite_view(Workspace(standard_home), "standard")
     manifest = view.manifest
     students = sorted({p.student for p in manifest.pairs})
-    common = sorted({t.id for t in view.pool(manifest.pairs[0].teacher) if t.role in ("reference", "corpus")})
+    refs = {m.name for m in manifest.models if m.role == "reference"}
+    common = sorted({r["id"] for r in view.pool_rows if r["source"] in refs or r["source"] == "corpus"})
     y = [p.label for p in manifest.pairs]
     for kind in ("logliks", "hidden"):
         profiles = {}

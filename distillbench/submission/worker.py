@@ -50,6 +50,7 @@ import time
 from typing import Any
 
 from distillbench.detect.base import Detector, Verdict
+from distillbench.detect.registry import check_detector
 from distillbench.evidence.view import AccessLevel, PairEvidence
 from distillbench.submission.protocol import (
     MAX_REPLY_BYTES, BlobHeader, Decoder, FrameReader, LoadFailed, Ready, Reply, clean, complete, crash_message,
@@ -94,6 +95,13 @@ def load_entry_point(folder: str, entry_point: str) -> tuple[Any, Ready]:
                         f"{', '.join(a.value for a in AccessLevel)}; got {clean(repr(cls.access), 60)}") from None
     if not isinstance(cls.name, str) or not isinstance(cls.summary, str):
         raise LoadError(f"entry_point `{entry_point}`: {class_name}.name and .summary must be strings")
+    try:
+        # `uses` decides what a pair costs; a value the static review could not read (not a literal) is checked here.
+        check_detector(cls)
+    except (TypeError, ValueError) as exc:
+        raise LoadError(f"entry_point `{entry_point}`: {clean(str(exc))}") from None
+    except BaseException as exc:  # noqa: BLE001 (e.g. a `uses` property that raises)
+        raise LoadError(f"entry_point `{entry_point}`: reading {class_name}.uses failed: {describe(exc)}") from exc
     try:
         detector = cls()
     except BaseException as exc:  # noqa: BLE001
