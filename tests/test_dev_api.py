@@ -2,6 +2,7 @@
 object scored on all of it without registration or sandbox, twice in one process, with the leaderboard's numbers;
 and `@register` re-run as a notebook cell re-runs it."""
 
+import inspect
 import textwrap
 from pathlib import Path
 
@@ -153,25 +154,9 @@ def test_rerunning_a_notebook_cell_with_register_replaces_the_class(monkeypatch)
         exec(CELL.replace('{"generations"}', '{"telepathy"}'), {"__name__": "__main__"})  # noqa: S102
 
 
-LENGTH_SUBMISSION = '''from distillbench.detect.base import Verdict
-from distillbench.evidence.view import AccessLevel
-
-
-class LengthRatio:
-    name = "length_ratio"
-    access = AccessLevel.BLACK_BOX
-    summary = "answer-length similarity"
-    uses = frozenset({"generations"})
-
-    def score(self, pair):
-        def mean_len(m):
-            return sum(len(t) for t in m.generations.values()) / max(1, len(m.generations))
-
-        t = mean_len(pair.teacher)
-        gap = abs(mean_len(pair.student) - t)
-        refs = sorted(abs(mean_len(r) - t) for r in pair.references)
-        return Verdict(score=-gap, p_value=(1 + sum(r <= gap for r in refs)) / (1 + len(refs)))
-'''
+# The same class, as a submission's detector.py: the notebook and the contained run must agree on it.
+LENGTH_SUBMISSION = ("from distillbench.detect.base import Verdict\nfrom distillbench.evidence.view import AccessLevel\n\n\n"
+                     + inspect.getsource(LengthRatio))
 
 
 def test_submission_run_gives_the_notebook_numbers_next_to_the_track_baselines(pairs, standard_home, tmp_path, capsys):
