@@ -32,7 +32,7 @@ from distillbench.submission.validate import validate
 
 LIMITS = Limits(pair_seconds=20, total_seconds=300, startup_seconds=60, memory_mb=1024)
 SURVIVABLE = ["raises", "nan", "allocates", "socket", "snoops", "writes", "userns", "families", "sysv", "zygote",
-              "fills_dev"]
+              "fills_dev", "parent"]
 FATAL = ["loops", "crashes", "floods", "segfaults"]
 HOST = ["hogs_memory", "forkbomb"]
 HOST_LIMITS = LIMITS.model_copy(update={"memory_mb": 2048, "total_memory_mb": 1280, "total_processes": 48})
@@ -212,6 +212,13 @@ def test_detector_cannot_make_ipc_objects_that_outlive_it(survivable, dev_ids):
     outcome, by_case, _ = survivable
     _check(outcome, by_case, "sysv", "raised RuntimeError: ipc: shmget=Operation not permitted semget=Operation not "
            "permitted msgget=Operation not permitted mq_open=Operation not permitted", dev_ids)
+
+
+def test_detector_cannot_change_the_zygotes_limits_or_priority(survivable, dev_ids):
+    outcome, by_case, _ = survivable
+    _check(outcome, by_case, "parent", "raised RuntimeError: parent: prlimit(parent)=PermissionError "
+           "setpriority(parent)=PermissionError setpriority(user)=PermissionError "
+           "sched_setaffinity(parent)=PermissionError prlimit(self)=ok setpriority(self)=ok", dev_ids)
 
 
 def test_detector_cannot_reach_into_the_zygote(survivable, dev_ids):

@@ -15,7 +15,8 @@ say. Across teachers, and across runs, the same reference or text has unrelated 
 public probe set (the same for every model and split) and stay as they are.
 
 The key is an explicit input: `run_key(identity)` derives one from the evidence digest and the detector's identity,
-so the same command gives the same scores; hidden re-runs pass `secrets.token_bytes(32)`. `pair_id(pair)` is the
+so the same command gives the same scores; contained runs on the hidden split draw `secrets.token_bytes(32)`
+(`submission.execute.run_split`). `pair_id(pair)` is the
 stable id the scorer joins on; `PairEvidence.pair_id` is the masked one.
 """
 

@@ -29,7 +29,8 @@ def build_record(submission: Submission, view: EvidenceView, manifest_path, outc
     if hidden:
         metrics = disclose(metrics, [p for p in view.manifest.pairs if p.split == split])
     return SubmissionResults(
-        benchmark_version=benchmark_version, code_commit=code_commit(), created=now(),
+        # On the hidden split only the day: consecutive records' times would give away each run's duration.
+        benchmark_version=benchmark_version, code_commit=code_commit(), created=now()[:10] if hidden else now(),
         status=status_for(split, local), submission=submission.meta, submission_sha256=submission.sha256,
         suite=view.manifest.suite, split=split, manifest_sha256=metrics.manifest_sha256,
         evidence_sha256=outcome.verdicts.evidence_sha256, versions=versions(), isolation=outcome.isolation,

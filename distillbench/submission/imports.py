@@ -45,6 +45,13 @@ REFUSED_STDLIB = frozenset({
 # Builtins (and the builtins namespace itself) that import or run code given as a string.
 REFUSED_BUILTINS = frozenset({"__import__", "exec", "eval", "compile", "breakpoint", "__builtins__"})
 
+# Ways to reach a module, a builtin or a namespace by a name computed at run time, past the checks above:
+# `sys.modules["importlib"]`, `globals()["__builtins__"]`, `getattr(obj, "ex" + "ec")`, `f.__globals__`, ...
+REFUSED_NAMES = frozenset({"globals", "vars", "locals"})
+REFUSED_ATTRIBUTES = frozenset({"modules", "__dict__", "__globals__", "__builtins__", "__subclasses__", "__code__",
+                                "__loader__", "__spec__", "__getattribute__", "__reduce__", "__reduce_ex__"})
+DYNAMIC_ATTRIBUTE_CALLS = frozenset({"getattr", "setattr", "delattr", "hasattr"})
+
 # Calls that unpickle, i.e. run code stored in a data file: `numpy.load(..., allow_pickle=True)`,
 # `torch.load(..., weights_only=False)`, `pandas.read_pickle(...)`.
 PICKLE_KEYWORDS = {"allow_pickle": True, "weights_only": False}
@@ -77,6 +84,11 @@ def _import_problem(rel: str, line: int, name: str, own: set[str], stmt: str | N
     return None
 
 
+def _called_name(call: ast.Call) -> str:
+    f = call.func
+    return f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+
+
 def review_source(rel: str, text: str, own: set[str]) -> tuple[ast.Module | None, list[str]]:
     """Parse one file of a submission; returns its tree (None if it does not parse) and its problems, each
     `rel:line: what`. `own` holds the top-level module names the submission's folder provides."""
@@ -102,10 +114,25 @@ def review_source(rel: str, text: str, own: set[str]) -> tuple[ast.Module | None
         elif isinstance(node, ast.Attribute) and node.attr in REFUSED_BUILTINS | PICKLE_CALLS:
             problems.append(f"{rel}:{node.lineno}: `.{node.attr}` is refused: it imports or runs code a reviewer "
                             "cannot read")
-        elif isinstance(node, ast.Call):
+        elif isinstance(node, ast.Name) and node.id in REFUSED_NAMES:
+            problems.append(f"{rel}:{node.lineno}: `{node.id}()` is refused: it reaches names chosen at run time, "
+                            "which a reviewer cannot read")
+        elif isinstance(node, ast.Attribute) and node.attr in REFUSED_ATTRIBUTES:
+            problems.append(f"{rel}:{node.lineno}: `.{node.attr}` is refused: it reaches modules or namespaces by "
+                            "names chosen at run time, which a reviewer cannot read")
+        if isinstance(node, ast.Call):
+            if (isinstance(node.func, ast.Name) and node.func.id in DYNAMIC_ATTRIBUTE_CALLS
+                    and (len(node.args) < 2 or not isinstance(node.args[1], ast.Constant)
+                         or node.args[1].value in REFUSED_BUILTINS | REFUSED_ATTRIBUTES)):
+                problems.append(f"{rel}:{node.lineno}: `{node.func.id}` with a computed or refused attribute name "
+                                "is refused: write the attribute out (`obj.name`) so a reviewer can read it")
             for kw in node.keywords:
-                if (kw.arg in PICKLE_KEYWORDS and isinstance(kw.value, ast.Constant)
-                        and kw.value.value is PICKLE_KEYWORDS[kw.arg]):
-                    problems.append(f"{rel}:{node.lineno}: `{kw.arg}={kw.value.value}` is refused: unpickling runs "
-                                    "code stored in a data file")
+                if kw.arg is None and _called_name(node) in {"load", "loads", "read_pickle", "load_pickle"}:
+                    problems.append(f"{rel}:{node.lineno}: `**` keywords in a `{_called_name(node)}` call are refused: "
+                                    "write the keywords out, so a reviewer can see nothing is unpickled")
+                elif kw.arg in PICKLE_KEYWORDS and not (isinstance(kw.value, ast.Constant)
+                                                        and kw.value.value is not PICKLE_KEYWORDS[kw.arg]):
+                    problems.append(f"{rel}:{node.lineno}: `{kw.arg}=` other than a literal "
+                                    f"{not PICKLE_KEYWORDS[kw.arg]} is refused: unpickling runs code stored in a "
+                                    "data file")
     return tree, sorted(problems, key=lambda p: int(p.split(":")[1]))

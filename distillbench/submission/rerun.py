@@ -163,15 +163,16 @@ def _plan(sub: Submission, path: Path, suite: str, evidence_sha: str, manifest_s
     """("run", reason) | ("up to date", None) | ("invalid", message) for one loaded submission."""
     if not path.exists():
         return "run", "new"
-    if force:
-        return "run", "forced"
     try:
         old = load_results(path)
     except DistillBenchError as exc:
         return "run", f"re-scoring: {exc}"
+    # Checked before --force: changed code under an old version would otherwise get a run the ledger never charges.
     if old.submission_sha256 != sub.sha256:
         return "invalid", (f"submission {sub.slug} changed since version {sub.meta.version} was scored ({path}); a "
-                           "changed method is a new entry: bump `version` in submission.yaml (or pass --force)")
+                           "changed method is a new entry: bump `version` in submission.yaml")
+    if force:
+        return "run", "forced"
     reason = stale_reason(old, suite, evidence_sha, manifest_sha, benchmark_version)
     return ("up to date", None) if reason is None else ("run", f"re-scoring: {reason}")
 
@@ -230,8 +231,9 @@ def rerun(view: EvidenceView, manifest_path: Path, split: str, submissions_dir: 
         try:
             outcome = run_split(sub, view, split, limits, sandbox)
             record = write_results(path, build_record(sub, view, manifest_path, outcome, limits, benchmark_version))
-        except DistillBenchError as exc:
-            entries.append(RerunEntry(folder, "invalid", f"submission {sub.slug}: not scored: {exc}", path))
+        except Exception as exc:  # noqa: BLE001 (one submission's failure, of any kind, costs nobody else)
+            why = str(exc) if isinstance(exc, DistillBenchError) else f"{type(exc).__name__}: {str(exc)[:300]}"
+            entries.append(RerunEntry(folder, "invalid", f"submission {sub.slug}: not scored: {why}", path))
             progress(f"rerun: {entries[-1].message}")
             continue
         if ledger is not None:
@@ -354,8 +356,9 @@ def detect_stage(view: EvidenceView, split: str, submissions_dir: Path, runs_dir
             continue
         try:
             outcome = run_split(sub, view, split, limits, sandbox)
-        except DistillBenchError as exc:
-            entries.append(RerunEntry(folder, "invalid", f"submission {sub.slug}: not run: {exc}"))
+        except Exception as exc:  # noqa: BLE001 (one submission's failure, of any kind, costs nobody else)
+            why = str(exc) if isinstance(exc, DistillBenchError) else f"{type(exc).__name__}: {str(exc)[:300]}"
+            entries.append(RerunEntry(folder, "invalid", f"submission {sub.slug}: not run: {why}"))
             progress(f"rerun: {entries[-1].message}")
             continue
         hidden = split == "test"
@@ -453,6 +456,11 @@ def score_stage(export_home: Path, dev_suite_ref: str, split: str, submissions_d
                                "than this folder holds")
                 if run is not None and run.verdicts.evidence_sha256 != index.evidence_sha256:
                     refusal = f"submission {sub.slug} {sub.meta.version}: not scored: the detect stage ran on other evidence"
+                # The record's disclosure follows the split it claims: everything it claims must be this run's.
+                if run is not None and (run.verdicts.split, run.verdicts.suite, run.verdicts.access) != (
+                        split, index.suite, sub.meta.track.value):
+                    refusal = (f"submission {sub.slug} {sub.meta.version}: not scored: the detect stage's run is of "
+                               f"split {run.verdicts.split}, suite {run.verdicts.suite}, track {run.verdicts.access}")
             if refusal:
                 entries.append(RerunEntry(folder, "invalid" if action == "invalid" else "refused", refusal, path))
                 progress(f"rerun: {refusal}")

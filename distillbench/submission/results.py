@@ -58,7 +58,7 @@ class _Strict(BaseModel):
 
 
 class PairFailure(_Strict):
-    pair_id: str  # opaque, as the detector saw it
+    pair_id: str  # the stable opaque pair id the scorer joins on (not the per-run id the detector saw)
     error: str
 
 

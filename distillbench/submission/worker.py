@@ -74,11 +74,15 @@ def load_entry_point(folder: str, entry_point: str) -> tuple[Any, Ready]:
     """Import `module:Class` from the folder, check the detector interface, instantiate it."""
     module_name, class_name = entry_point.split(":")
     sys.path.insert(0, folder)
-    sys.dont_write_bytecode = True  # the folder is read-only in the sandbox; in-process runs must not litter it
+    # The folder is read-only in the sandbox; in-process runs must not litter it (set back below: a debugging run
+    # shares the benchmark's interpreter).
+    was, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     try:
         module = importlib.import_module(module_name)
     except BaseException as exc:  # noqa: BLE001 (any failure of submitted code is reported, not raised)
         raise LoadError(f"entry_point `{entry_point}`: importing module {module_name!r} failed: {describe(exc)}") from exc
+    finally:
+        sys.dont_write_bytecode = was
     cls = getattr(module, class_name, None)
     if not isinstance(cls, type):
         raise LoadError(f"entry_point `{entry_point}`: module {module_name!r} has no class {class_name!r}")
@@ -263,15 +267,22 @@ def _child(args: argparse.Namespace, reply_fd: int, out_fd: int, job: tuple[dict
         os._exit(code)
 
 
-def _read(fd: int) -> bytes | None:
+# Bytes a child sent land only in bytearrays, which are zeroed once the pair is done: the next child is forked from
+# this process's memory, and freed-but-not-overwritten bytes would otherwise carry one pair's words to the next.
+_CHUNK = bytearray(1 << 16)
+
+
+def _read(fd: int) -> memoryview | None:
+    """What the pipe holds (a view of `_CHUNK`, valid until the next read); b"" at end of file."""
     try:
-        return os.read(fd, 1 << 16)
+        n = os.readv(fd, [_CHUNK])
     except BlockingIOError:
         return None
+    return memoryview(_CHUNK)[:n]
 
 
 def run_child(args: argparse.Namespace, job: tuple[dict, bytearray] | None, seconds: float,
-              timeout_message: str) -> bytes | str:
+              timeout_message: str) -> bytearray | str:
     """Fork a child for one job (None: only load the entry point; else the pair's shared fields and the bytes of its
     private ones, which the zygote zeroes as soon as the child holds its copy); its reply line (untrusted bytes),
     or what went wrong."""
@@ -301,8 +312,8 @@ def run_child(args: argparse.Namespace, job: tuple[dict, bytearray] | None, seco
             if fd is not None:
                 poller.register(fd, select.POLLIN)
         while True:
-            if b"\n" in reply:
-                return bytes(reply).partition(b"\n")[0]
+            if (end := reply.find(b"\n")) >= 0:
+                return reply[:end]  # a copy, which the caller zeroes once it is sent
             if len(reply) > MAX_REPLY_BYTES:
                 return f"sent a reply longer than {MAX_REPLY_BYTES} bytes (process killed)"
             if logged > args.output_bytes:
@@ -322,11 +333,14 @@ def run_child(args: argparse.Namespace, job: tuple[dict, bytearray] | None, seco
                     reply += _read(reply_r) or b""
                 elif fd == out_r:
                     chunk = _read(out_r)
-                    if chunk == b"":
+                    if chunk is not None and not chunk:
                         poller.unregister(out_r)
                     elif chunk:
                         logged += len(chunk)
-                        tail = (tail + chunk)[-4096:]
+                        tail += chunk
+                        if len(tail) > 4096:
+                            zero(tail[:-4096])
+                            del tail[:-4096]
             if pidfd is None or any(fd == pidfd for fd, _ in events):
                 got, st = os.waitpid(pid, os.WNOHANG)
                 if got == pid:
@@ -339,6 +353,9 @@ def run_child(args: argparse.Namespace, job: tuple[dict, bytearray] | None, seco
                         os.close(pidfd)
                         pidfd = -1
     finally:
+        zero(reply)
+        zero(tail)
+        zero(_CHUNK)
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -367,8 +384,12 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
 
-    def send(msg: Ready | LoadFailed | Reply | bytes) -> None:
-        proto_out.write((msg if isinstance(msg, bytes) else msg.model_dump_json().encode()) + b"\n")
+    def send(msg: Ready | LoadFailed | Reply | bytearray) -> None:
+        if isinstance(msg, bytearray):
+            proto_out.write(msg + b"\n")
+            zero(msg)
+        else:
+            proto_out.write(msg.model_dump_json().encode() + b"\n")
 
     try:
         _prctl(_PR_SET_DUMPABLE, 0)
@@ -407,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"sandbox: could not clean up after the pair ({clean(str(exc), 120)}); stopping", file=sys.stderr,
                   flush=True)
             os._exit(75)
-        send(got if isinstance(got, bytes) else Reply(pair_id=request.values.get("pair_id", "?"), error=got))
+        send(got if isinstance(got, bytearray) else Reply(pair_id=request.values.get("pair_id", "?"), error=got))
     return 0
 
 

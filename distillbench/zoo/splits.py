@@ -68,7 +68,9 @@ def _token_bits(tok: str) -> float:
         wordlike = len(tok) >= 2 and 0.25 <= vowels <= 0.7 and not re.search(r"[^aeiouy]{4}", tok.lower())
         if wordlike and (tok.islower() or tok.isupper() or tok.istitle()):
             return min(len(tok) * math.log2(26), 10.0)  # pronounceable, so maybe a common word: one of ~1,000
-        return len(tok) * math.log2(52)
+        if len(tok) > 12 and (tok.islower() or tok.isupper()):
+            return len(tok) * 2.0  # a long run of one case is words run together or a keyboard walk: ~2 bits a letter
+        return len(tok) * math.log2(26 if tok.islower() or tok.isupper() else 52)
     return 3.0 + (len(set(tok)) - 1) * 2.0  # separators: a few choices each
 
 
@@ -230,7 +232,10 @@ def _dependency_order(models: list[dict]) -> list[dict]:
     pending = sorted(models, key=lambda m: m["name"])
     out = []
     while pending:
-        ready = next(m for m in pending if needs(m) <= placed)
+        ready = next((m for m in pending if needs(m) <= placed), None)
+        if ready is None:
+            raise DistillBenchError(f"suite design: models {', '.join(m['name'] for m in pending[:5])} depend on models "
+                                    "that are missing or depend on each other in a cycle")
         out.append(ready)
         placed.add(ready["name"])
         pending.remove(ready)
