@@ -40,7 +40,7 @@ from distillbench.probe import hidden as _hidden_module
 from distillbench.probe import tasks as _tasks_module
 from distillbench.probe.hidden import HIDDEN_TASK, hidden_fingerprint
 from distillbench.probe.tasks import GENERATE_TASK, POOL_TASK, TaskSet
-from distillbench.zoo.manifest import Manifest, PairRecord
+from distillbench.zoo.manifest import Manifest, PairRecord, load_manifest
 from distillbench.zoo.pools import model_pool_path
 
 
@@ -371,15 +371,7 @@ class EvidenceView:
         return self._secrets[teacher]
 
 
-def load_suite_manifest(workspace, suite: str) -> Manifest:  # noqa: ANN001 (Workspace)
-    """The manifest of a built or installed suite; `zoo.build.load_manifest` without importing the builder (torch)."""
-    from distillbench.files import read_model
-    from distillbench.zoo.manifest import Manifest
-
-    path = workspace.manifest_path(suite)
-    if not path.is_file():
-        raise DistillBenchError(f"suite {suite!r} has no manifest at {path}; run `distillbench zoo build --suite {suite}` first")
-    return read_model(path, Manifest, "manifest")
+load_suite_manifest = load_manifest  # the manifest without importing the builder (torch)
 
 
 def open_suite_view(workspace, suite: str, memo: bool = True) -> EvidenceView:  # noqa: ANN001 (Workspace)

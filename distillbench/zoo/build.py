@@ -27,7 +27,7 @@ from distillbench.files import write_atomic, write_jsonl, write_model
 from distillbench.fingerprint import model_fingerprint, sha256_file, sha256_json, versions
 from distillbench.paths import Workspace
 from distillbench.zoo.api import TeacherAPI
-from distillbench.zoo.manifest import Manifest, ModelRecord, PoolRecord, derive_pairs
+from distillbench.zoo.manifest import Manifest, ModelRecord, PoolRecord, derive_pairs, load_manifest  # noqa: F401 (re-exported)
 from distillbench.zoo.sample import sample_completions
 from distillbench.zoo.spec import LMStage, LogitDistillStage, ModelSpec, SeqDistillStage, Slice, SuiteSpec
 from distillbench.zoo.tokenizer import load_tokenizer, train_tokenizer
@@ -368,15 +368,6 @@ class SuiteBuilder:
 def build_suite(spec: SuiteSpec, workspace: Workspace, progress: bool = True, workers: int = 1) -> tuple[Manifest, SuiteBuilder]:
     builder = SuiteBuilder(spec, workspace, progress, workers)
     return builder.build(), builder
-
-
-def load_manifest(workspace: Workspace, suite: str) -> Manifest:
-    from distillbench.files import read_model
-
-    path = workspace.manifest_path(suite)
-    if not path.is_file():
-        raise DistillBenchError(f"suite {suite!r} has no manifest at {path}; run `distillbench zoo build --suite {suite}` first")
-    return read_model(path, Manifest, "manifest")
 
 
 def model_dir(workspace: Workspace, suite: str, record: ModelRecord) -> Path:

@@ -151,3 +151,14 @@ def derive_pairs(spec: SuiteSpec) -> list[PairRecord]:
         )
     # A hidden split's pairs are listed by their opaque ids: a position in the list must not give a condition away.
     return sorted(pairs, key=lambda p: p.pair_id) if pairs and all(p.split == "test" for p in pairs) else pairs
+
+
+def load_manifest(workspace, suite: str) -> Manifest:  # noqa: ANN001 (paths.Workspace)
+    """The manifest of a built or installed suite; one clear error if there is none."""
+    from distillbench.errors import DistillBenchError
+    from distillbench.files import read_model
+
+    path = workspace.manifest_path(suite)
+    if not path.is_file():
+        raise DistillBenchError(f"suite {suite!r} has no manifest at {path}; run `distillbench zoo build --suite {suite}` first")
+    return read_model(path, Manifest, "manifest")

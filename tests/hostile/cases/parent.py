@@ -13,7 +13,8 @@ def misbehave(pair, config):
         "setpriority(user)": lambda: os.setpriority(os.PRIO_USER, 0, 5),
         "sched_setaffinity(parent)": lambda: os.sched_setaffinity(parent, os.sched_getaffinity(0)),
         "prlimit(self)": lambda: resource.prlimit(0, resource.RLIMIT_STACK, resource.getrlimit(resource.RLIMIT_STACK)),
-        "setpriority(self)": lambda: os.setpriority(os.PRIO_PROCESS, 0, 1),
+        # its own value again: lowering a nice value needs a privilege whatever the filter says
+        "setpriority(self)": lambda: os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0)),
     }
     outcomes = []
     for name, call in attempts.items():
