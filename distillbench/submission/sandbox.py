@@ -3,7 +3,10 @@
 Takes a submission snapshot, its entry point and `Limits`; produces a `WorkerProcess` (the sandbox, running the
 trusted zygote of `worker.py`) to exchange protocol lines with, which enforces time and output limits on every
 exchange and reports any failure as one message. The zygote forks a fresh process per pair and cleans up after it,
-so nothing a detector does on one pair reaches the next; see worker.py.
+so what a detector keeps (globals, files, processes, IPC, its limits and priority) does not reach the next pair;
+see worker.py. Residual channels, documented, not closed: freed zygote memory may still hold decoded evidence of an
+earlier teacher (protocol.py), the PID counter and /tmp's timestamps carry a few bits, and a crash message's last
+output line (at most 160 characters) is an immutable string the zygote cannot zero.
 
 What the sandbox is (bubblewrap, `bwrap`, verified on Debian 12 / Linux 6.x; see CONTRIBUTING.md):
 - new mount, PID, network, IPC, UTS and cgroup namespaces: the network namespace holds only a loopback device, so
