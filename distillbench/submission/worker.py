@@ -45,6 +45,7 @@ import resource
 import select
 import signal
 import stat
+from pathlib import Path
 import sys
 import time
 from typing import Any
@@ -180,14 +181,27 @@ def kill_leftovers() -> None:
             return
 
 
-def _empty(path: str) -> None:
+def _mounts() -> set[str]:
+    """Mount points of this sandbox: binds of the benchmark's own files may sit under /tmp (a checkout or virtual
+    environment in /tmp/...), read-only, and are not the detector's to remove."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        # Field 5 is the mount point, with spaces and the like written as octal escapes.
+        return {line.split()[4].encode().decode("unicode_escape") for line in f if len(line.split()) > 4}
+
+
+def _empty(path: str, mounts: set[str], keep: set[str]) -> None:
+    """Remove everything under `path` but the mount points in it and the folders that lead to them (`keep`), whose
+    contents are emptied the same way."""
     with os.scandir(path) as entries:
         items = list(entries)
     for entry in items:
+        if entry.path in mounts:
+            continue
         if entry.is_dir(follow_symlinks=False):
             os.chmod(entry.path, stat.S_IRWXU)  # a directory made unreadable (mode 000) is still ours to open
-            _empty(entry.path)
-            os.rmdir(entry.path)
+            _empty(entry.path, mounts, keep)
+            if entry.path not in keep:
+                os.rmdir(entry.path)
         else:
             os.unlink(entry.path)
 
@@ -195,11 +209,23 @@ def _empty(path: str) -> None:
 def scrub(places: tuple[str, ...] = SCRATCH) -> None:
     """Leave nothing a child made for the next child: no process, no file. Raises if anything is left."""
     kill_leftovers()
+    mounts = _mounts()
     for place in places:
         if os.path.isdir(place):
-            _empty(place)
-            if os.listdir(place):
-                raise OSError(f"{place} is not empty after cleaning")
+            inside = {m for m in mounts if m.startswith(place.rstrip("/") + "/")}
+            keep = {str(parent) for m in inside for parent in Path(m).parents if str(parent).startswith(place + "/")}
+            _empty(place, inside, keep)
+            left = [p for p in _walk(place) if p not in inside and p not in keep]
+            if left:
+                raise OSError(f"{place} is not empty after cleaning ({left[0]} is left)")
+
+
+def _walk(place: str) -> list[str]:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(place):
+        out += [os.path.join(dirpath, n) for n in dirnames + filenames]
+        dirnames[:] = [d for d in dirnames if not os.path.ismount(os.path.join(dirpath, d))]
+    return out
 
 
 # -- one child ----------------------------------------------------------------------------------------------------
