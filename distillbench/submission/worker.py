@@ -198,7 +198,8 @@ def _empty(path: str, mounts: set[str], keep: set[str]) -> None:
         if entry.path in mounts:
             continue
         if entry.is_dir(follow_symlinks=False):
-            os.chmod(entry.path, stat.S_IRWXU)  # a directory made unreadable (mode 000) is still ours to open
+            if entry.path not in keep:  # those lead to a bind and belong to the sandbox's builder, not to us
+                os.chmod(entry.path, stat.S_IRWXU)  # a directory made unreadable (mode 000) is still ours to open
             _empty(entry.path, mounts, keep)
             if entry.path not in keep:
                 os.rmdir(entry.path)
