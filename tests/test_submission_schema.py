@@ -307,7 +307,7 @@ def test_imports_outside_the_pinned_list_and_refused_calls_are_listed_with_file_
         "detector.py:24: `exec` is refused: it imports or runs code given as a string, which a reviewer cannot read",
         "detector.py:25: `__import__` is refused: it imports or runs code given as a string, which a reviewer cannot "
         "read",
-        "detector.py:26: `allow_pickle=True` is refused: unpickling runs code stored in a data file",
+        "detector.py:26: `allow_pickle=` other than a literal False is refused: unpickling runs code stored in a data file",
         f"helpers.py:1: `import requests` is not allowed: a detector may import the standard library, its own "
         f"folder's modules and {allowed} (what the benchmark pins; see CONTRIBUTING.md)",
         "helpers.py:5: `eval` is refused: it imports or runs code given as a string, which a reviewer cannot read",
@@ -421,3 +421,17 @@ def test_validate_reports_static_problems_before_opening_any_evidence(tmp_path, 
     assert run_cli("submission", "run", str(folder), "--suite", "micro", "--home", home) == 2
     errs = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
     assert len(errs) == 2 and all("field `version`: expected a version MAJOR.MINOR.PATCH" in e for e in errs)
+
+
+def test_names_looked_up_at_run_time_are_refused(tmp_path):
+    """The ways past an import list a reviewer would not see: `sys.modules`, `globals()`, a computed `getattr`, and
+    `**` keywords that could carry `allow_pickle=True` into a load."""
+    folder = _good(tmp_path)
+    (folder / "helpers.py").write_text(
+        "import sys\nimport numpy as np\n\n\ndef mean_length(m):\n    mod = sys.modules['importlib']\n"
+        "    g = globals()\n    f = getattr(np, 'lo' + 'ad')\n    kw = {}\n    np.load('x.npy', **kw)\n"
+        "    return getattr(m, 'generations', None)\n")
+    problems = _problems(folder)
+    assert [p.split(":")[1] for p in problems] == ["6", "7", "8", "10"], problems
+    assert "`.modules` is refused" in problems[0] and "`globals()` is refused" in problems[1]
+    assert "`getattr` with a computed" in problems[2] and "`**` keywords in a `load` call" in problems[3]
