@@ -238,8 +238,11 @@ def test_three_stages_give_the_one_process_result(split_home, tmp_path, maintain
     assert [e.action for e in entries] == ["scored", "scored"]
     for slug in ("random", "response-similarity"):
         a, b = load_results(whole / slug / "1.0.0-test.json"), load_results(staged / slug / "1.0.0-test.json")
-        assert a.metrics.detectors[0].overall == b.metrics.detectors[0].overall
-        assert a.metrics.detectors[0].conditions == b.metrics.detectors[0].conditions
+        # Each hidden-split run draws its own id key; `random` scores the ids it sees, so only an id-blind method's
+        # metrics must agree between the two routes.
+        if slug != "random":
+            assert a.metrics.detectors[0].overall == b.metrics.detectors[0].overall
+            assert a.metrics.detectors[0].conditions == b.metrics.detectors[0].conditions
         assert (a.evidence_sha256, a.manifest_sha256, a.n_pairs, a.status) == (
             b.evidence_sha256, b.manifest_sha256, b.n_pairs, b.status)
 
