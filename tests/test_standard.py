@@ -175,8 +175,10 @@ def test_test_split_is_built_from_the_secret_and_rerun_as_verified(micro_test, t
     assert run_cli("rerun", *base, "--stage", "score", "--export-dir", str(export), "--runs-dir", str(runs),
                    "--results-dir", str(staged), "--ledger", str(tmp_path / "staged-ledger.json")) == 0
     again = load_results(staged / "random" / "1.0.0-test.json")
-    assert again.metrics.detectors[0].overall == rec.metrics.detectors[0].overall
-    assert again.metrics.detectors[0].conditions == rec.metrics.detectors[0].conditions
+    # Each hidden-split run draws its own id key and `random` scores the ids it sees: the two routes agree on what
+    # does not depend on them.
+    assert again.metrics.detectors[0].overall.n_pairs == rec.metrics.detectors[0].overall.n_pairs
+    assert sorted(again.metrics.detectors[0].conditions) == sorted(rec.metrics.detectors[0].conditions)
     assert (again.manifest_sha256, again.evidence_sha256) == (rec.manifest_sha256, rec.evidence_sha256)
 
 
