@@ -20,7 +20,6 @@ defines a `@register`ed class replaces the earlier definition (`detect.registry.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,28 +168,10 @@ def _as_detector(detector):  # noqa: ANN001, ANN202
 
 
 def _detect(obj, access, pairs: DevPairs):  # noqa: ANN001, ANN202
-    from distillbench.detect.base import Verdict
-    from distillbench.detect.runner import PairVerdict, VerdictFile
+    from distillbench.detect.runner import run_detector
 
-    view = pairs.view
-    # The key the CLI's `evaluate` masks ids with for this detector, so a detector that reads ids scores the same.
-    key = view.run_key(obj.name) if hasattr(view, "run_key") else None
-    start = time.perf_counter()
-    verdicts = []
-    for rec in pairs.records:
-        evidence = view.pair(rec, access, key) if key is not None else view.pair(rec, access)
-        try:
-            v = obj.score(evidence)
-            if not isinstance(v, Verdict):
-                raise TypeError(f"score() returned {type(v).__name__}; expected a distillbench.detect.base.Verdict")
-            verdicts.append(PairVerdict(pair_id=view.pair_id(rec), score=v.score, p_value=v.p_value,
-                                        abstained=v.abstained))
-        except Exception as exc:  # noqa: BLE001 (a detector's bug is recorded on its pair, as in `detect`)
-            first = str(exc).splitlines()[0] if str(exc) else ""
-            verdicts.append(PairVerdict(pair_id=view.pair_id(rec), score=None, p_value=None,
-                                        error=f"{type(exc).__name__}: {first}" if first else type(exc).__name__))
-    return VerdictFile(suite=pairs.suite, split=SPLIT, detector=str(obj.name), access=access.value,
-                       evidence_sha256=view.digest(), seconds=time.perf_counter() - start, verdicts=verdicts)
+    # The same loop, ids and run key as the CLI's `evaluate`, so a detector that reads ids scores the same.
+    return run_detector(obj, pairs.view, SPLIT, access=access)
 
 
 def _fast_metrics(pairs: DevPairs, vf) -> dict:  # noqa: ANN001

@@ -26,7 +26,8 @@ from pydantic import BaseModel, ConfigDict
 from distillbench.detect.cost import queries_per_pair
 from distillbench.detect.registry import get_detector
 from distillbench.errors import DistillBenchError
-from distillbench.evidence.view import CACHE_DIR, EvidenceView
+from distillbench.detect.base import Verdict
+from distillbench.evidence.view import CACHE_DIR, AccessLevel, EvidenceView
 from distillbench.files import read_model, write_atomic, write_model
 from distillbench.fingerprint import sha256_json
 from distillbench.paths import Workspace
@@ -67,25 +68,32 @@ class Detected:
     cached: bool  # read from the verdict cache: the detector did not run
 
 
-def run_detector(name: str, view: EvidenceView, split: str = "dev", run_key: bytes | None = None) -> VerdictFile:
-    """Score every pair of `split`, ids masked under `run_key` (default: `view.run_key(name)`)."""
-    detector = get_detector(name)
+def run_detector(detector, view: EvidenceView, split: str = "dev", run_key: bytes | None = None,  # noqa: ANN001
+                 access: AccessLevel | None = None) -> VerdictFile:
+    """Score every pair of `split` with a registered detector (by name) or any detector object (the notebook path,
+    `distillbench.dev`), at `access` (default: its own), ids masked under `run_key` (default: `view.run_key(name)`)."""
+    detector = get_detector(detector) if isinstance(detector, str) else detector
+    name = str(detector.name)
+    access = AccessLevel(detector.access) if access is None else access
     key = view.run_key(name) if run_key is None else run_key
     start = time.perf_counter()
     verdicts = []
     for pair in view.manifest.pairs:
         if pair.split != split:
             continue
-        evidence = view.pair(pair, detector.access, key)
+        evidence = view.pair(pair, access, key)
         stable = view.pair_id(pair)
         try:
             v = detector.score(evidence)
+            if not isinstance(v, Verdict):
+                raise TypeError(f"score() returned {type(v).__name__}; expected a distillbench.detect.base.Verdict")
             verdicts.append(PairVerdict(pair_id=stable, score=v.score, p_value=v.p_value, abstained=v.abstained))
         except Exception as exc:  # a detector's bug (or an invalid Verdict) must not sink the run
-            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            verdicts.append(PairVerdict(pair_id=stable, score=None, p_value=None, error=reason))
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            verdicts.append(PairVerdict(pair_id=stable, score=None, p_value=None,
+                                        error=f"{type(exc).__name__}: {first}" if first else type(exc).__name__))
     return VerdictFile(
-        suite=view.manifest.suite, split=split, detector=name, access=detector.access.value,
+        suite=view.manifest.suite, split=split, detector=name, access=access.value,
         evidence_sha256=view.digest(), seconds=time.perf_counter() - start,
         queries_per_pair=queries_per_pair(detector, len(view.prompts()), view.manifest.pool.n_texts), verdicts=verdicts,
     )

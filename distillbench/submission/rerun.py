@@ -158,6 +158,17 @@ def _load(folder: Path) -> Submission | str:
         return f"submission {folder.name}: invalid: {type(exc).__name__}: {first}"
 
 
+def _loaded(submissions_dir: Path, slugs: list[str] | None, entries: list[RerunEntry], progress):  # noqa: ANN001
+    """(folder, submission) for every submission that loads; each that does not becomes one "invalid" entry."""
+    for folder in discover(submissions_dir, slugs):
+        sub = _load(folder)
+        if isinstance(sub, str):
+            entries.append(RerunEntry(folder, "invalid", sub))
+            progress(f"rerun: {sub}")
+            continue
+        yield folder, sub
+
+
 def _plan(sub: Submission, path: Path, suite: str, evidence_sha: str, manifest_sha: str, benchmark_version: str,
           force: bool) -> tuple[str, str | None]:
     """("run", reason) | ("up to date", None) | ("invalid", message) for one loaded submission."""
@@ -207,12 +218,7 @@ def rerun(view: EvidenceView, manifest_path: Path, split: str, submissions_dir: 
     ledger = read_ledger(ledger_path) if split == "test" else None
     evidence_sha, manifest_sha = view.digest(), sha256_file(manifest_path)
     entries: list[RerunEntry] = []
-    for folder in discover(submissions_dir, slugs):
-        sub = _load(folder)
-        if isinstance(sub, str):
-            entries.append(RerunEntry(folder, "invalid", sub))
-            progress(f"rerun: {sub}")
-            continue
+    for folder, sub in _loaded(submissions_dir, slugs, entries, progress):
         path = results_path(results_dir, sub.slug, sub.meta.version, split)
         action, reason = _plan(sub, path, view.manifest.suite, evidence_sha, manifest_sha, benchmark_version, force)
         if action == "up to date":
@@ -348,12 +354,7 @@ def detect_stage(view: EvidenceView, split: str, submissions_dir: Path, runs_dir
         raise DistillBenchError("the detect stage runs on a blinded export (`rerun --stage export`), never on a "
                                 "workspace that holds the test labels")
     entries: list[RerunEntry] = []
-    for folder in discover(submissions_dir, slugs):
-        sub = _load(folder)
-        if isinstance(sub, str):
-            entries.append(RerunEntry(folder, "invalid", sub))
-            progress(f"rerun: {sub}")
-            continue
+    for folder, sub in _loaded(submissions_dir, slugs, entries, progress):
         try:
             outcome = run_split(sub, view, split, limits, sandbox)
         except Exception as exc:  # noqa: BLE001 (one submission's failure, of any kind, costs nobody else)
@@ -429,12 +430,7 @@ def score_stage(export_home: Path, dev_suite_ref: str, split: str, submissions_d
         write_model(labelled, manifest)
 
         view = _Labelled(manifest)
-        for folder in discover(submissions_dir, slugs):
-            sub = _load(folder)
-            if isinstance(sub, str):
-                entries.append(RerunEntry(folder, "invalid", sub))
-                progress(f"rerun: {sub}")
-                continue
+        for folder, sub in _loaded(submissions_dir, slugs, entries, progress):
             run_file = stage_path(runs_dir, sub.slug, sub.meta.version, split)
             path = results_path(results_dir, sub.slug, sub.meta.version, split)
             action, reason = _plan(sub, path, index.suite, index.evidence_sha256, index.manifest_sha256,
