@@ -5,6 +5,10 @@ distilled from this teacher". A p-value, when given, claims: under the null that
 the teacher, P(score at least this high) <= p; the scorer checks that claim on the negatives. A detector that has
 no evidence to judge a pair by (e.g. a watermark test when the teacher has no watermark) returns `Verdict.abstain()`:
 the scorer leaves that pair out of its metrics and reports coverage, instead of ranking a placeholder score.
+
+A detector that chooses its own queries declares a budget tier (`budget`, a `query.meter.Budget` above
+`evidence-only`) and takes a second argument, `score(pair, client)`: a `query.client.QueryClient` cut to its track
+and pair. Without `budget` it is evidence-only and `score(pair)` is called as before.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from distillbench.evidence.view import AccessLevel, PairEvidence
+from distillbench.query.meter import Budget
 
 
 class Verdict(BaseModel):
@@ -63,3 +68,19 @@ class Detector(Protocol):
     uses: ClassVar[frozenset[str]]
 
     def score(self, pair: PairEvidence) -> Verdict: ...
+
+
+def budget_of(detector: object) -> Budget:
+    """The budget tier a detector (class or instance) declares; evidence-only when it declares none."""
+    value = getattr(detector, "budget", Budget.EVIDENCE_ONLY)
+    try:
+        return Budget(value)
+    except ValueError:
+        raise ValueError(f"budget must be one of {', '.join(b.value for b in Budget)}; got {value!r}") from None
+
+
+def call_score(detector: object, pair: PairEvidence, client: object = None) -> object:
+    """`detector.score(pair)`, or `score(pair, client)` for a detector with a query budget."""
+    if budget_of(detector) is Budget.EVIDENCE_ONLY:
+        return detector.score(pair)
+    return detector.score(pair, client)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from distillbench.detect.base import EVIDENCE_KINDS, Detector
+from distillbench.detect.base import EVIDENCE_KINDS, Detector, budget_of
 from distillbench.errors import DistillBenchError
 
 ENTRY_POINT_GROUP = "distillbench.detectors"
@@ -30,6 +30,10 @@ def check_detector(obj: object) -> None:
     if kinds is None or not all(isinstance(u, str) for u in kinds) or not kinds <= EVIDENCE_KINDS:
         raise ValueError(f"{label}.uses must be a set of evidence kinds from {', '.join(sorted(EVIDENCE_KINDS))}; "
                          f"got {uses!r}")
+    try:
+        budget_of(obj)
+    except ValueError as exc:
+        raise ValueError(f"{label}.{exc}") from None
 
 
 def _origin(cls: type) -> tuple[str, str]:

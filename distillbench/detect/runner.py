@@ -23,10 +23,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from distillbench.detect.cost import queries_per_pair
+from distillbench.detect.base import Verdict, budget_of, call_score
 from distillbench.detect.registry import get_detector
 from distillbench.errors import DistillBenchError
-from distillbench.detect.base import Verdict
+from distillbench.query.meter import Budget, CostSummary, Meter, PairCost, evidence_queries, summarize
 from distillbench.evidence.view import CACHE_DIR, AccessLevel, EvidenceView
 from distillbench.files import read_model, write_atomic, write_model
 from distillbench.fingerprint import sha256_json
@@ -47,6 +47,7 @@ class PairVerdict(_Strict):
     p_value: float | None
     error: str | None = None
     abstained: bool = False  # Verdict.abstain(): the scorer leaves the pair out and reports coverage
+    cost: PairCost | None = None  # measured by the harness (`query.meter`)
 
 
 class VerdictFile(_Strict):
@@ -57,8 +58,9 @@ class VerdictFile(_Strict):
     access: str
     evidence_sha256: str
     seconds: float
-    # Student queries one pair costs, from the evidence kinds the detector reads (`detect.cost`).
+    # Queries one pair cost (evidence read + requests, every model), measured (`query.meter`): the mean, rounded.
     queries_per_pair: int | None = None
+    cost: CostSummary | None = None
     verdicts: list[PairVerdict]
 
 
@@ -69,41 +71,64 @@ class Detected:
 
 
 def run_detector(detector, view: EvidenceView, split: str = "dev", run_key: bytes | None = None,  # noqa: ANN001
-                 access: AccessLevel | None = None) -> VerdictFile:
+                 access: AccessLevel | None = None, harness=None) -> VerdictFile:  # noqa: ANN001
     """Score every pair of `split` with a registered detector (by name) or any detector object (the notebook path,
-    `distillbench.dev`), at `access` (default: its own), ids masked under `run_key` (default: `view.run_key(name)`)."""
+    `distillbench.dev`), at `access` (default: its own), ids masked under `run_key` (default: `view.run_key(name)`).
+    A detector with a query budget gets a client served by `harness` (default: the suite's own models, with the
+    workspace's answer cache); every pair's cost is measured."""
     detector = get_detector(detector) if isinstance(detector, str) else detector
     name = str(detector.name)
     access = AccessLevel(detector.access) if access is None else access
     key = view.run_key(name) if run_key is None else run_key
+    budget = budget_of(detector)
+    pairs = [p for p in view.manifest.pairs if p.split == split]
+    if budget is not Budget.EVIDENCE_ONLY and harness is None:
+        from distillbench.query.harness import QueryHarness
+
+        harness = QueryHarness.for_view(view)
+        harness.check_models(pairs)
+    calls_before = harness.model_calls if harness is not None else 0
     start = time.perf_counter()
     verdicts = []
-    for pair in view.manifest.pairs:
-        if pair.split != split:
-            continue
+    for pair in pairs:
         evidence = view.pair(pair, access, key)
         stable = view.pair_id(pair)
+        session = (harness.session(pair, evidence, access, budget, detector.uses, key)
+                   if budget is not Budget.EVIDENCE_ONLY else None)
+        cost = session.cost if session is not None else Meter(budget, evidence_queries(evidence, detector.uses)).cost
         try:
-            v = detector.score(evidence)
+            v = call_score(detector, evidence, session.client() if session is not None else None)
+            if session is not None and session.failure is not None:
+                raise _Refused(session.failure)
             if not isinstance(v, Verdict):
                 raise TypeError(f"score() returned {type(v).__name__}; expected a distillbench.detect.base.Verdict")
-            verdicts.append(PairVerdict(pair_id=stable, score=v.score, p_value=v.p_value, abstained=v.abstained))
+            verdicts.append(PairVerdict(pair_id=stable, score=v.score, p_value=v.p_value, abstained=v.abstained,
+                                        cost=cost))
         except Exception as exc:  # a detector's bug (or an invalid Verdict) must not sink the run
-            first = str(exc).splitlines()[0] if str(exc) else ""
-            verdicts.append(PairVerdict(pair_id=stable, score=None, p_value=None,
-                                        error=f"{type(exc).__name__}: {first}" if first else type(exc).__name__))
+            if session is not None and session.failure is not None:
+                error = session.failure  # a refused request is the pair's outcome, whatever the detector did next
+            else:
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                error = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+            verdicts.append(PairVerdict(pair_id=stable, score=None, p_value=None, error=error, cost=cost))
+    summary = summarize([v.cost for v in verdicts], budget,
+                        harness.model_calls - calls_before if harness is not None else None)
     return VerdictFile(
         suite=view.manifest.suite, split=split, detector=name, access=access.value,
         evidence_sha256=view.digest(), seconds=time.perf_counter() - start,
-        queries_per_pair=queries_per_pair(detector, len(view.prompts()), view.manifest.pool.n_texts), verdicts=verdicts,
+        queries_per_pair=round(summary.queries_per_pair), cost=summary, verdicts=verdicts,
     )
+
+
+class _Refused(Exception):
+    pass
 
 
 _PACKAGE = Path(__file__).resolve().parents[1]  # distillbench/
 _SOURCE_HASHES: dict[type, str | None] = {}
 # What every detector's verdicts go through (the registry is not among them: it only finds classes).
-_SHARED_SOURCES = [_PACKAGE / "detect" / f for f in ("base.py", "null.py", "cost.py", "runner.py")] + [
-    _PACKAGE / "evidence" / "view.py"]
+_SHARED_SOURCES = [_PACKAGE / "detect" / f for f in ("base.py", "null.py", "runner.py")] + [
+    _PACKAGE / "evidence" / "view.py"] + sorted((_PACKAGE / "query").glob("*.py"))
 
 
 def _own_source(cls: type) -> bytes | None:
@@ -145,7 +170,10 @@ def cache_key(name: str, view: EvidenceView, split: str, run_key: bytes) -> str 
     source = detector_source_sha256(name)
     if source is None:
         return None
-    return sha256_json({"schema": VERDICTS_SCHEMA_VERSION, "detector": name, "source": source,
+    # A detector that queries models depends on their weights too, which the evidence digest does not cover.
+    models = (sha256_json(sorted(m.fingerprint for m in view.manifest.models))
+              if budget_of(get_detector(name)) is not Budget.EVIDENCE_ONLY else None)
+    return sha256_json({"schema": VERDICTS_SCHEMA_VERSION, "detector": name, "source": source, "models": models,
                         "evidence": view.digest(), "split": split, "suite": view.manifest.suite,
                         # the key's hash, never the key: a random key stays secret
                         "run_key": hashlib.sha256(run_key).hexdigest()})

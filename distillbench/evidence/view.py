@@ -355,7 +355,12 @@ class EvidenceView:
             references=[self._view_in(scope, r, access, keep=True) for r in scope.references],
             teacher_secret=self.teacher_secret(pair.teacher) if access is AccessLevel.TEACHER_SIDE else None,
         )
-
+    def shown_models(self, pair: PairRecord, run_key: bytes | None = None) -> dict[str, tuple[str, str]]:
+        """The harness's side of `pair`'s query client: each model id the detector is shown -> (model name, role)."""
+        key = self.run_key() if run_key is None else check_run_key(run_key)
+        scope = self._scope(pair.teacher, key)
+        return {"teacher": (pair.teacher, "teacher"), "student": (pair.student, "student"),
+                **{scope.model_id(r): (r, "reference") for r in scope.references}}
 
     def teacher_secret(self, teacher: str) -> TeacherSecret:
         if teacher not in self._secrets:

@@ -54,6 +54,12 @@ class PoolRecord(_Strict):
     per_model: bool = False
 
 
+class TeacherApi(_Strict):
+    """What the suite's teacher API serves besides sampled text (`query.requests`); the dataset card says so."""
+
+    logprobs: bool = True  # the synthetic teachers' API returns token log-probs, as OpenAI-style completions do
+
+
 class Manifest(_Strict):
     schema_version: int = MANIFEST_SCHEMA_VERSION
     suite: str
@@ -67,6 +73,7 @@ class Manifest(_Strict):
     pool: PoolRecord
     # How alike the teachers are (suites with a design; `zoo.distinct`): the builder refuses near-duplicates.
     teacher_distinctness: TeacherDistinctness | None = None
+    teacher_api: TeacherApi = TeacherApi()
 
     def model(self, name: str) -> ModelRecord:
         return next(m for m in self.models if m.name == name)

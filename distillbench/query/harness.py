@@ -1,0 +1,187 @@
+"""The harness's side of the query channel: checks, meters, caches and answers one pair's requests.
+
+Takes an evidence view (which models a pair's shown ids stand for), the suite's teacher API and a way to load each
+model (default: the suite's built model directories through transformers); produces answers. A `PairSession` serves
+one pair: it resolves `"teacher"`, `"student"` and the references' masked ids to models, refuses what the
+detector's track forbids (`requests.refusal`), charges the pair's budget (`meter.Meter`), and answers from the
+cache or the model. Its first refusal is the pair's failure, whatever the detector returns afterwards.
+
+The cache (`query-cache/answers.sqlite` in the workspace) is keyed by the model's fingerprint and the request
+(without the id the detector used for the model, which changes per run), so a re-run, or another pair asking the
+same model the same thing, makes no model call; `model_calls` counts the calls actually made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from distillbench.errors import DistillBenchError
+from distillbench.evidence.view import AccessLevel, EvidenceView, PairEvidence
+from distillbench.query.backends import Backend, LoadedModels, TransformersBackend
+from distillbench.query.client import QueryClient, QueryError
+from distillbench.query.meter import Budget, BudgetExceeded, Meter, evidence_queries
+from distillbench.query.requests import ANSWER, REQUEST, Answer, refusal
+from distillbench.zoo.manifest import PairRecord
+
+CACHE_VERSION = 1
+CACHE_DIR = "query-cache"
+
+
+def _libraries() -> str:
+    out = []
+    for lib in ("torch", "transformers", "tokenizers"):
+        try:
+            out.append(f"{lib}={metadata.version(lib)}")
+        except metadata.PackageNotFoundError:
+            out.append(f"{lib}=none")
+    return ",".join(out)
+
+
+class AnswerCache:
+    """Answers by (model fingerprint, request), in one SQLite file; None: keep nothing."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.db = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, check_same_thread=False)
+            self.db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, answer TEXT NOT NULL)")
+        self._libs = _libraries()
+
+    def key(self, fingerprint: str, request) -> str:  # noqa: ANN001
+        body = request.model_dump(mode="json", exclude={"model"})
+        raw = json.dumps([CACHE_VERSION, self._libs, fingerprint, body], sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    def get(self, key: str) -> Answer | None:
+        if self.db is None:
+            return None
+        row = self.db.execute("SELECT answer FROM answers WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        try:
+            return ANSWER.validate_json(row[0])
+        except ValidationError:
+            return None  # a damaged entry is recomputed, never trusted
+
+    def put(self, key: str, answer: Answer) -> None:
+        if self.db is not None:
+            self.db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?)", (key, ANSWER.dump_json(answer).decode()))
+            self.db.commit()
+
+
+class QueryHarness:
+    """Answers the requests of every pair of one suite. `load(name) -> Backend` overrides how a model is reached
+    (an API, an lm-eval backend: `query.remote`); `fingerprint(name)` what its answers are cached under."""
+
+    def __init__(self, view: EvidenceView, cache: Path | None, load: Callable[[str], Backend] | None = None,
+                 device: str = "cpu") -> None:
+        self.view = view
+        self.api = view.manifest.teacher_api
+        self.cache = AnswerCache(cache)
+        self.device = device
+        self._models = LoadedModels(load or self._load_local)
+        self.model_calls = 0  # answers computed by a model (cache misses)
+        self.answered = 0  # answers handed out, from the cache or a model
+
+    @classmethod
+    def for_view(cls, view: EvidenceView, **kwargs) -> QueryHarness:  # noqa: ANN003
+        """The harness of a suite in its workspace, with the workspace's answer cache."""
+        return cls(view, view.store.root.parent / CACHE_DIR / "answers.sqlite", **kwargs)
+
+    def model_dir(self, name: str) -> Path:
+        return self.view.suite_dir / self.view.manifest.model(name).path
+
+    def check_models(self, pairs: list[PairRecord]) -> None:
+        """Raise unless every model these pairs' requests could reach is here (before any pair runs)."""
+        names = {n for p in pairs for n in (p.teacher, p.student)} | set(self.view.reference_names)
+        missing = sorted(n for n in names if not (self.model_dir(n) / "config.json").is_file())
+        if missing:
+            suite = self.view.manifest.suite
+            raise DistillBenchError(
+                f"detectors that query models need the models of suite {suite!r}, and {len(missing)} are not in "
+                f"{self.view.suite_dir / 'models'} (e.g. {missing[0]}): build them (`distillbench zoo build --suite "
+                f"{suite}`) or fetch them (`distillbench hub fetch models`); the published evidence has no weights")
+
+    def _load_local(self, name: str) -> Backend:
+        return TransformersBackend(self.model_dir(name), self.device)
+
+    def compute(self, name: str, request) -> Answer:  # noqa: ANN001
+        key = self.cache.key(self.view.manifest.model(name).fingerprint, request)
+        got = self.cache.get(key)
+        if got is None:
+            got = self._models.get(name).answer(request)
+            self.model_calls += 1
+            self.cache.put(key, got)
+        self.answered += 1
+        return got
+
+    def session(self, pair: PairRecord, evidence: PairEvidence, access: AccessLevel, budget: Budget, uses,  # noqa: ANN001
+                run_key: bytes | None = None) -> PairSession:
+        return PairSession(self, self.view.shown_models(pair, run_key), access, Meter(budget, evidence_queries(evidence, uses)))
+
+
+class PairSession:
+    def __init__(self, harness: QueryHarness, shown: dict[str, tuple[str, str]], access: AccessLevel,
+                 meter: Meter) -> None:
+        self.harness, self.shown, self.access, self.meter = harness, shown, access, meter
+        self.failure: str | None = None  # the first refusal: the pair's outcome
+
+    @property
+    def cost(self):  # noqa: ANN201 (meter.PairCost)
+        return self.meter.cost
+
+    def _refuse(self, message: str) -> QueryError:
+        if self.failure is None:
+            self.failure = f"query refused: {message}"
+        return QueryError(message)
+
+    def answer(self, request) -> Answer:  # noqa: ANN001
+        if self.failure is not None:
+            raise QueryError(f"no further requests after a refusal ({self.failure})")
+        if request.model not in self.shown:
+            raise self._refuse(f"no model {request.model[:40]!r} in this pair: ask 'teacher', 'student' or one of the "
+                               f"{len(self.shown) - 2} references' model_id")
+        name, role = self.shown[request.model]
+        why = refusal(request.kind, role, self.access, self.harness.api)
+        if why is not None:
+            raise self._refuse(why)
+        try:
+            self.meter.charge(role, request.queries)
+            try:
+                got = self.harness.compute(name, request)
+            except (ValueError, RuntimeError, IndexError) as exc:
+                raise self._refuse(f"the {role} could not answer this {request.kind!r} request: "
+                                   f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+            self.meter.settle(generated=getattr(got, "generated_tokens", 0), scored=getattr(got, "scored_tokens", 0))
+        except BudgetExceeded as exc:
+            raise self._refuse(str(exc)) from None
+        return got
+
+    def client(self) -> QueryClient:
+        """In-process: the detector calls the session directly (debugging, `dev.evaluate`, the detect stage)."""
+        return QueryClient(self.answer)
+
+    def answer_line(self, line: bytes) -> bytes:
+        """Contained: one request line from the detector's process (untrusted) -> the reply frame's JSON."""
+        try:
+            message = json.loads(line)
+            if not isinstance(message, dict) or message.get("kind") != "query" or set(message) != {"kind", "request"}:
+                raise ValueError("expected {\"kind\": \"query\", \"request\": {...}}")
+            request = REQUEST.validate_python(message["request"])
+        except (ValueError, ValidationError) as exc:
+            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            err = self._refuse(f"malformed request ({first})")
+            return json.dumps({"ok": False, "error": str(err)}).encode()
+        try:
+            got = self.answer(request)
+        except QueryError as exc:
+            return json.dumps({"ok": False, "error": str(exc)}).encode()
+        return b'{"ok":true,"answer":' + ANSWER.dump_json(got) + b"}"
