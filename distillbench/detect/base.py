@@ -54,8 +54,9 @@ class Verdict(BaseModel):
         return self
 
 
-# Kinds of student evidence a detector may consume; the query cost of a pair is counted from these.
-EVIDENCE_KINDS = frozenset({"generations", "logliks", "hidden"})
+# Kinds of fixed evidence a detector may read; it receives only those it declares, and each pair's cost counts what
+# it received (`query.meter.evidence_queries`). "pool": the pool texts the teacher and references generated.
+EVIDENCE_KINDS = frozenset({"generations", "logliks", "hidden", "pool"})
 
 
 @runtime_checkable
@@ -64,7 +65,7 @@ class Detector(Protocol):
     access: ClassVar[AccessLevel]
     # One line for tables; the class docstring cites the method and says where the implementation departs from it.
     summary: ClassVar[str]
-    # Which student evidence it reads (subset of EVIDENCE_KINDS): the benchmark turns this into queries per pair.
+    # Which fixed evidence it reads (subset of EVIDENCE_KINDS): it receives only these, and they count in its cost.
     uses: ClassVar[frozenset[str]]
 
     def score(self, pair: PairEvidence) -> Verdict: ...

@@ -91,11 +91,10 @@ def run_detector(detector, view: EvidenceView, split: str = "dev", run_key: byte
     start = time.perf_counter()
     verdicts = []
     for pair in pairs:
-        evidence = view.pair(pair, access, key)
+        evidence = view.pair(pair, access, key, uses=frozenset(detector.uses))
         stable = view.pair_id(pair)
-        session = (harness.session(pair, evidence, access, budget, detector.uses, key)
-                   if budget is not Budget.EVIDENCE_ONLY else None)
-        cost = session.cost if session is not None else Meter(budget, evidence_queries(evidence, detector.uses)).cost
+        session = harness.session(pair, evidence, access, budget, key) if budget is not Budget.EVIDENCE_ONLY else None
+        cost = session.cost if session is not None else Meter(budget, evidence_queries(evidence)).cost
         try:
             v = call_score(detector, evidence, session.client() if session is not None else None)
             if session is not None and session.failure is not None:

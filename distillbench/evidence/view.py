@@ -183,21 +183,33 @@ class _Scope:
     order: list[tuple[str, str]]  # (masked id, pool-file id), in masked order
     pool: list[PoolText]
     references: list[str]  # reference names, in masked-id order
-    views: dict[tuple[str, AccessLevel], ModelView]
+    views: dict[tuple, ModelView]
+    corpus_only: list[PoolText] | None = None  # the pool without model outputs, built on first use
 
     def model_id(self, name: str) -> str:
         return masked_id(self.key, "model", name)
 
 
-def _masked_view(full: ModelView, model_id: str, order: list[tuple[str, str]]) -> ModelView:
-    """A model's evidence cut to one teacher's pool texts, re-keyed to their masked ids (in masked order)."""
-    ll, hid = full.logliks, full.hidden
+ALL_KINDS = frozenset({"generations", "logliks", "hidden", "pool"})  # detect.base.EVIDENCE_KINDS
+
+
+def _masked_view(full: ModelView, model_id: str, order: list[tuple[str, str]], uses: frozenset[str]) -> ModelView:
+    """A model's evidence cut to one teacher's pool texts and to the kinds a detector reads, re-keyed to the texts'
+    masked ids (in masked order)."""
+    ll = full.logliks if "logliks" in uses else None
+    hid = full.hidden if "hidden" in uses else None
     # Built without re-validation: every value comes from records validated when they were read.
     return ModelView.model_construct(
-        model_id=model_id, generations=full.generations,
+        model_id=model_id, generations=full.generations if "generations" in uses else {},
         logliks=None if ll is None else {new: ll[old] for new, old in order if old in ll},
         hidden=None if hid is None else {new: hid[old] for new, old in order if old in hid},
     )
+
+
+def reads_pool_outputs(uses: frozenset[str]) -> bool:
+    """Whether a detector gets the pool texts the teacher and references generated (not only the corpus texts):
+    when it reads them (`pool`), or scores of them (`logliks`, `hidden`), which are meaningless without them."""
+    return bool(uses & {"pool", "logliks", "hidden"})
 
 
 class EvidenceView:
@@ -332,27 +344,33 @@ class EvidenceView:
                                      references=sorted(self.reference_names, key=ref_ids.__getitem__), views={})
         return scopes[teacher]
 
-    def _view_in(self, scope: _Scope, name: str, access: AccessLevel, keep: bool) -> ModelView:
+    def _view_in(self, scope: _Scope, name: str, access: AccessLevel, uses: frozenset[str], keep: bool) -> ModelView:
         """`name`'s evidence as one teacher's pairs see it; `keep` for the views every pair of the teacher shares."""
-        if (name, access) in scope.views:
-            return scope.views[(name, access)]
-        view = _masked_view(self.model_view(name, access), scope.model_id(name), scope.order)
+        if (name, access, uses) in scope.views:
+            return scope.views[(name, access, uses)]
+        view = _masked_view(self.model_view(name, access), scope.model_id(name), scope.order, uses)
         if keep:
-            scope.views[(name, access)] = view
+            scope.views[(name, access, uses)] = view
         return view
 
-    def pair(self, pair: PairRecord, access: AccessLevel, run_key: bytes | None = None) -> PairEvidence:
-        """The evidence of one pair at one access level, ids masked under `run_key` (default: `run_key()`)."""
+    def pair(self, pair: PairRecord, access: AccessLevel, run_key: bytes | None = None,
+             uses: frozenset[str] | None = None) -> PairEvidence:
+        """The evidence of one pair at one access level, ids masked under `run_key` (default: `run_key()`), cut to
+        the evidence kinds in `uses` (default: all): a detector receives what it declares it reads, and its cost is
+        counted from what it received (`query.meter.evidence_queries`)."""
         key = self.run_key() if run_key is None else check_run_key(run_key)
+        uses = ALL_KINDS if uses is None else frozenset(uses)
         scope = self._scope(pair.teacher, key)
+        if not reads_pool_outputs(uses) and scope.corpus_only is None:
+            scope.corpus_only = [t for t in scope.pool if t.role == "corpus"]
         return PairEvidence(
             pair_id=masked_id(key, "pair", pair.pair_id),
             access=access,
             prompts=self.prompts(),
-            pool=scope.pool,
-            teacher=self._view_in(scope, pair.teacher, access, keep=True),
-            student=self._view_in(scope, pair.student, access, keep=False),
-            references=[self._view_in(scope, r, access, keep=True) for r in scope.references],
+            pool=scope.pool if reads_pool_outputs(uses) else scope.corpus_only,
+            teacher=self._view_in(scope, pair.teacher, access, uses, keep=True),
+            student=self._view_in(scope, pair.student, access, uses, keep=False),
+            references=[self._view_in(scope, r, access, uses, keep=True) for r in scope.references],
             teacher_secret=self.teacher_secret(pair.teacher) if access is AccessLevel.TEACHER_SIDE else None,
         )
     def shown_models(self, pair: PairRecord, run_key: bytes | None = None) -> dict[str, tuple[str, str]]:

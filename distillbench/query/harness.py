@@ -123,9 +123,10 @@ class QueryHarness:
         self.answered += 1
         return got
 
-    def session(self, pair: PairRecord, evidence: PairEvidence, access: AccessLevel, budget: Budget, uses,  # noqa: ANN001
+    def session(self, pair: PairRecord, evidence: PairEvidence, access: AccessLevel, budget: Budget,
                 run_key: bytes | None = None) -> PairSession:
-        return PairSession(self, self.view.shown_models(pair, run_key), access, Meter(budget, evidence_queries(evidence, uses)))
+        """Serves `pair`'s requests; `evidence` is what the detector received (its cost counts first)."""
+        return PairSession(self, self.view.shown_models(pair, run_key), access, Meter(budget, evidence_queries(evidence)))
 
 
 class PairSession:

@@ -4,8 +4,9 @@ A query is one model answering one input: one sample of one prompt, one scored t
 text's hidden states, one read of the weights. The fixed evidence a detector reads counts too, at what collecting
 it would cost for this pair: one query per probe prompt answered (`generations`), per pool text scored (`logliks`)
 and per pool text's hidden state (`hidden`), for every model of the pair whose evidence holds it (teacher, student,
-references). So a detector that reads 48 greedy answers of ten models costs 480 queries a pair, and one that asks
-nothing and reads nothing costs 0.
+references), and per pool text a model generated (`pool`). So a detector that reads 48 greedy answers of ten models
+costs 480 queries a pair, and one that asks nothing and reads nothing costs 0. The evidence a detector receives is
+cut to the kinds it declares (`uses`), so what is counted is what it could read.
 
 Tiers bound the total (evidence plus requests) per pair; the harness refuses the request that would cross the
 limit, and the pair fails with a message that says which limit and by how much. The `evidence-only` tier makes no
@@ -70,17 +71,14 @@ class PairCost(BaseModel):
         return self.generated_tokens + self.scored_tokens
 
 
-def evidence_queries(pair, uses) -> int:  # noqa: ANN001 (PairEvidence, a set of evidence kinds)
-    """The queries the fixed evidence a detector reads would cost for this pair."""
+def evidence_queries(pair) -> int:  # noqa: ANN001 (PairEvidence)
+    """The queries the fixed evidence a detector received would cost for this pair: every answer, score and hidden
+    state of every model, and every pool text a model generated (the corpus texts are not model outputs). The view
+    cuts a pair's evidence to the kinds a detector declares (`EvidenceView.pair(uses=...)`), so this counts what it
+    could read, not what it says it reads."""
     models = [pair.teacher, pair.student, *pair.references]
-    n = 0
-    if "generations" in uses:
-        n += sum(len(m.generations) for m in models)
-    if "logliks" in uses:
-        n += sum(len(m.logliks or {}) for m in models)
-    if "hidden" in uses:
-        n += sum(len(m.hidden or {}) for m in models)
-    return n
+    n = sum(len(m.generations) + len(m.logliks or {}) + len(m.hidden or {}) for m in models)
+    return n + sum(1 for t in pair.pool if t.role != "corpus")
 
 
 class Meter:

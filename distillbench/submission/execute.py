@@ -27,9 +27,12 @@ from pathlib import Path
 
 from distillbench.detect.runner import PairVerdict, VerdictFile
 from distillbench.errors import DistillBenchError
-from distillbench.evidence.view import EvidenceView, PairEvidence
+from distillbench.evidence.view import ALL_KINDS, EvidenceView, PairEvidence
+from distillbench.query.meter import Budget, Meter, evidence_queries, summarize
 from distillbench.submission.folder import Snapshot, Submission
-from distillbench.submission.protocol import Encoder, LoadFailed, Ready, parse_hello, parse_reply
+from distillbench.submission.protocol import (
+    QUERY_PREFIX, Encoder, LoadFailed, Ready, frame, parse_hello, parse_reply,
+)
 from distillbench.submission.sandbox import (
     ZYGOTE_GRACE_SECONDS, ZYGOTE_START_SECONDS, Bubblewrap, Limits, WorkerProcess,
 )
@@ -46,6 +49,7 @@ class RunOutcome:
     load_error: str | None = None
     restarts: int = 0
     failures: dict[str, str] = field(default_factory=dict)  # stable opaque pair id (view.pair_id) -> reason
+    model_calls: int | None = None  # query answers computed by a model in this run (None: it made no requests)
 
     @property
     def n_failed(self) -> int:
@@ -60,10 +64,18 @@ def split_pairs(view: EvidenceView, split: str) -> list:
     return pairs
 
 
+def declared_budget(submission: Submission) -> Budget:
+    return Budget(getattr(submission.meta.cost, "budget", Budget.EVIDENCE_ONLY))
+
+
 def _track_mismatch(submission: Submission, ready: Ready) -> str | None:
     if ready.access != submission.meta.track.value:
         return (f"entry_point `{submission.meta.entry_point}`: the class declares access {ready.access!r} but "
                 f"submission.yaml declares track {submission.meta.track.value!r}; they must match")
+    declared = declared_budget(submission).value
+    if ready.budget != declared:
+        return (f"entry_point `{submission.meta.entry_point}`: the class declares budget {ready.budget!r} but "
+                f"submission.yaml declares cost.budget {declared!r}; they must match")
     return None
 
 
@@ -75,6 +87,7 @@ class _Contained:
         self.ready: Ready | None = None
         self.load_error: str | None = None
         self.starts = 0
+        self.refused: str | None = None  # a request sent without a budget (set per pair by the caller)
 
     def _start(self) -> None:
         self.starts += 1
@@ -92,7 +105,7 @@ class _Contained:
         if self.load_error:
             self.worker.kill()
 
-    def score(self, evidence: PairEvidence) -> tuple[float, float | None, bool] | str:
+    def score(self, evidence: PairEvidence, session=None) -> tuple[float, float | None, bool] | str:  # noqa: ANN001
         if self.load_error:
             return self.load_error
         now = time.monotonic()
@@ -111,7 +124,22 @@ class _Contained:
         group = self.worker.cgroup
         oom_before = group.oom_kills() if group is not None else 0
         request = self.encoder.encode(evidence, budget, why)
+        started, serving = time.monotonic(), 0.0
         line = self.worker.exchange(request, budget + ZYGOTE_GRACE_SECONDS, why)
+        # Query requests until the verdict: each answered here (the zygote relays), none counted as the detector's
+        # time (the zygote moves its deadline by the time it waited; so do we, and the total limit with it).
+        while isinstance(line, bytes) and line.startswith(QUERY_PREFIX):
+            t0 = time.monotonic()
+            if session is None:
+                answer = b'{"ok":false,"error":"this detector declared no query budget: no requests are served"}'
+                self.refused = "query refused: the detector declared budget evidence-only, yet sent a request"
+            else:
+                answer = session.answer_line(line)
+            spent = time.monotonic() - t0
+            serving += spent
+            self.deadline += spent
+            left = budget - (time.monotonic() - started - serving)
+            line = self.worker.exchange(frame(answer), max(left, 0.0) + ZYGOTE_GRACE_SECONDS, why)
         got = line if isinstance(line, str) else parse_reply(line, evidence.pair_id)
         if isinstance(got, str) and group is not None and group.oom_kills() > oom_before:
             # The zygote sees only SIGKILL; the group knows it was the sandbox's total memory.
@@ -134,6 +162,7 @@ class _InProcess:
         self.ready: Ready | None = None
         self.load_error: str | None = None
         self.starts = 1
+        self.refused: str | None = None
         before = set(sys.modules)
         try:
             self.detector, self.ready = load_entry_point(str(snapshot), submission.meta.entry_point)
@@ -148,10 +177,10 @@ class _InProcess:
             if str(snapshot) in sys.path:
                 sys.path.remove(str(snapshot))
 
-    def score(self, evidence: PairEvidence) -> tuple[float, float | None, bool] | str:
+    def score(self, evidence: PairEvidence, session=None) -> tuple[float, float | None, bool] | str:  # noqa: ANN001
         if self.load_error:
             return self.load_error
-        reply = score_one(self.detector, evidence)
+        reply = score_one(self.detector, evidence, client=session.client() if session is not None else None)
         return reply.error if reply.error else (reply.score, reply.p_value, reply.abstained)
 
     def close(self) -> None:
@@ -159,15 +188,24 @@ class _InProcess:
 
 
 def run_split(submission: Submission, view: EvidenceView, split: str, limits: Limits,
-              sandbox: Bubblewrap | None, run_key: bytes | None = None) -> RunOutcome:
+              sandbox: Bubblewrap | None, run_key: bytes | None = None, harness=None) -> RunOutcome:  # noqa: ANN001
     """Score every pair of `split`; `sandbox=None` means --unsafe-in-process. `run_key` masks the ids the detector
     sees (default on dev: the view's own, reproducible key; on the hidden split a random key per run, so no two runs,
-    and no submitter who knows a key derivation, see the same ids)."""
+    and no submitter who knows a key derivation, see the same ids). A submission with a query budget is served by
+    `harness` (default: the suite's own models and the workspace's answer cache); every pair's cost is measured."""
     pairs = split_pairs(view, split)
     if run_key is None and split == "test":
         run_key = secrets.token_bytes(32)
+    key = view.run_key() if run_key is None else run_key
     if sandbox is not None:
         sandbox.check(limits)
+    budget = declared_budget(submission)
+    if budget is not Budget.EVIDENCE_ONLY and harness is None:
+        from distillbench.query.harness import QueryHarness
+
+        harness = QueryHarness.for_view(view)
+        harness.check_models(pairs)
+    calls_before = harness.model_calls if harness is not None else 0
     start = time.monotonic()
     done: dict[int, PairVerdict] = {}
     # Contained, the pairs of one teacher run together: they share most of their evidence, which the zygote then
@@ -177,10 +215,13 @@ def run_split(submission: Submission, view: EvidenceView, split: str, limits: Li
     with Snapshot(submission) as snap:
         runner = (_Contained(submission, sandbox, snap, limits, start + limits.total_seconds) if sandbox is not None
                   else _InProcess(submission, snap))
+        if sandbox is not None:
+            runner._start()  # what the detector reads (`Ready.uses`) decides what is sent
+        uses = frozenset(runner.ready.uses) if runner.ready is not None else ALL_KINDS
+        served = budget if runner.ready is not None and runner.ready.budget == budget.value else Budget.EVIDENCE_ONLY
 
         def evidence_of(i: int) -> PairEvidence:
-            return (view.pair(pairs[i], submission.meta.track) if run_key is None
-                    else view.pair(pairs[i], submission.meta.track, run_key=run_key))
+            return view.pair(pairs[i], submission.meta.track, run_key=key, uses=uses)
 
         # Contained, the benchmark mostly waits on the sandbox: build the next pair's evidence meanwhile.
         prefetch = ThreadPoolExecutor(1) if sandbox is not None else None
@@ -190,22 +231,32 @@ def run_split(submission: Submission, view: EvidenceView, split: str, limits: Li
             for i in order:
                 evidence = ahead.result() if prefetch else evidence_of(i)
                 ahead = next(upcoming, None)
-                got = runner.score(evidence)
                 pair = pairs[i]
+                session = (harness.session(pair, evidence, submission.meta.track, served, key)
+                           if served is not Budget.EVIDENCE_ONLY else None)
+                cost = session.cost if session is not None else Meter(served, evidence_queries(evidence)).cost
+                runner.refused = None
+                got = runner.score(evidence, session)
+                refused = runner.refused or (session.failure if session is not None else None)
+                if refused is not None:
+                    got = refused  # a refused request is the pair's outcome, whatever the detector did next
                 stable = view.pair_id(pair)
                 if isinstance(got, str):
-                    done[i] = PairVerdict(pair_id=stable, score=None, p_value=None, error=got)
+                    done[i] = PairVerdict(pair_id=stable, score=None, p_value=None, error=got, cost=cost)
                 else:
-                    done[i] = PairVerdict(pair_id=stable, score=got[0], p_value=got[1], abstained=got[2])
+                    done[i] = PairVerdict(pair_id=stable, score=got[0], p_value=got[1], abstained=got[2], cost=cost)
         finally:
             runner.close()
             if prefetch is not None:
                 prefetch.shutdown(cancel_futures=True)
     verdicts = [done[i] for i in range(len(pairs))]
     failures = {v.pair_id: v.error for v in verdicts if v.error is not None}
+    summary = summarize([v.cost for v in verdicts], budget,
+                        harness.model_calls - calls_before if harness is not None else None)
     vf = VerdictFile(suite=view.manifest.suite, split=split, detector=submission.slug,
                      access=submission.meta.track.value, evidence_sha256=view.digest(),
-                     seconds=time.monotonic() - start, verdicts=verdicts)
+                     seconds=time.monotonic() - start, queries_per_pair=round(summary.queries_per_pair), cost=summary,
+                     verdicts=verdicts)
     return RunOutcome(verdicts=vf, isolation=sandbox.describe(limits) if sandbox is not None else UNSAFE,
                       ready=runner.ready, load_error=runner.load_error, restarts=max(0, runner.starts - 1),
-                      failures=failures)
+                      failures=failures, model_calls=summary.model_calls)

@@ -6,6 +6,12 @@ benchmark -> zygote (stdin), for each pair: the shared evidence blobs the zygote
     length and that many bytes, read exactly (no read-ahead), so the zygote knows which bytes it holds.
 zygote -> benchmark (stdout): first a `Ready` or `LoadFailed`, then one `Reply` line per pair.
 
+Queries (`distillbench.query`): while a detector scores its pair it may send request lines (`QUERY_PREFIX`, then
+the request's JSON) instead of its reply; the zygote forwards each to the benchmark, which answers with one frame
+(`{"ok": true, "answer": ...}` or `{"ok": false, "error": ...}`) that the zygote passes on to the detector's
+process on a pipe of its own. The zygote never parses either; the benchmark checks every request
+(`query.harness.PairSession.answer_line`).
+
 Why blobs: most of a pair's evidence is shared with the other pairs of its teacher (the prompts, the teacher's pool
 and view, the reference models' views; only the student's view is the pair's own), and encoding plus parsing all
 of it as JSON for every pair was most of the cost of running contained (~1.1 MB and ~45 ms a pair on the standard
@@ -38,7 +44,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-MAX_REPLY_BYTES = 64 << 10
+MAX_REPLY_BYTES = 2 << 20  # one line: a verdict, or a query request (up to 256 prompts)
+QUERY_PREFIX = b'{"kind":"query",'
 MAX_MESSAGE_CHARS = 300
 # Fields of `PairEvidence` that every pair of one teacher shares; any other field (the student's view, and any
 # field added later) is the pair's own and only ever decoded in the pair's process.
@@ -56,6 +63,8 @@ class Ready(_Strict):
     name: str
     access: str
     summary: str
+    budget: str = "evidence-only"  # the class's declared query budget tier (`query.meter.Budget`)
+    uses: list[str] = []  # the evidence kinds it reads: the benchmark sends it only these
 
 
 class LoadFailed(_Strict):
@@ -268,7 +277,8 @@ def parse_hello(line: bytes) -> Ready | LoadFailed | str:
         except (ValidationError, ValueError):
             continue
         if isinstance(msg, Ready):
-            return Ready(name=clean(msg.name, 80), access=clean(msg.access, 40), summary=clean(msg.summary))
+            return Ready(name=clean(msg.name, 80), access=clean(msg.access, 40), summary=clean(msg.summary),
+                         budget=clean(msg.budget, 20), uses=[clean(u, 20) for u in msg.uses[:8]])
         return LoadFailed(error=clean(msg.error))
     return f"sent a malformed first message ({clean(line.decode('utf-8', 'replace'), 80)!r}); expected `ready`"
 

@@ -24,10 +24,14 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, Val
                       model_validator)
 
 from distillbench.evidence.view import AccessLevel
+from distillbench.query.meter import Budget
 
 SUBMISSION_SCHEMA_VERSION = 1
 SUBMISSION_FILE = "submission.yaml"
 MAX_NESTING = 32  # lists/mappings inside each other; the schema needs 3
+RETIRED_QUERIES = (
+    "`queries_per_pair` is no longer declared: the harness measures what every pair costs (evidence read plus "
+    f"requests, all models); remove it and declare `budget`, the query tier, instead (one of {', '.join(b.value for b in Budget)})")
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$"
 VERSION_RE = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$"
@@ -71,12 +75,22 @@ class Links(_Strict):
 
 
 class Cost(_Strict):
-    queries_per_pair: int = Field(
-        ge=0, description="model queries the method needs per pair beyond the benchmark's shared probe evidence "
-        "(0 when it only reads the evidence it is given)")
+    budget: Budget = Field(
+        Budget.EVIDENCE_ONLY, description="the query budget tier: `evidence-only` (reads the benchmark's probe "
+        "evidence, asks no model anything) or the most queries one pair may cost, evidence read plus requests, all "
+        "models (`1k`, `10k`, `100k`); must equal the class's `budget`. The harness measures what each pair costs "
+        "and refuses a request that would cross the tier; the leaderboard ranks within a tier")
     cpu_seconds_per_pair: float = Field(ge=0, allow_inf_nan=False,
                                         description="declared compute per pair, in seconds on one CPU core")
     gpu: bool = Field(False, description="whether the method needs a GPU")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_declared_queries(cls, data: object) -> object:
+        # Before cost was measured, submissions declared `queries_per_pair`: say what replaced it, not "unknown field".
+        if isinstance(data, dict) and "queries_per_pair" in data:
+            raise ValueError(RETIRED_QUERIES)
+        return data
 
 
 class BenchmarkDataUse(_Strict):

@@ -50,12 +50,12 @@ import sys
 import time
 from typing import Any
 
-from distillbench.detect.base import Detector, Verdict
+from distillbench.detect.base import Detector, Verdict, budget_of, call_score
 from distillbench.detect.registry import check_detector
 from distillbench.evidence.view import AccessLevel, PairEvidence
 from distillbench.submission.protocol import (
-    MAX_REPLY_BYTES, BlobHeader, Decoder, FrameReader, LoadFailed, Ready, Reply, clean, complete, crash_message,
-    parse_request, zero,
+    MAX_REPLY_BYTES, QUERY_PREFIX, BlobHeader, Decoder, FrameReader, LoadFailed, Ready, Reply, clean, complete,
+    crash_message, parse_request, zero,
 )
 
 SCRATCH = ("/tmp", "/dev/shm")  # the writable places of the sandbox (sandbox.py mounts them)
@@ -111,16 +111,17 @@ def load_entry_point(folder: str, entry_point: str) -> tuple[Any, Ready]:
         detector = cls()
     except BaseException as exc:  # noqa: BLE001
         raise LoadError(f"entry_point `{entry_point}`: {class_name}() failed: {describe(exc)}") from exc
-    return detector, Ready(name=clean(cls.name, 80), access=access.value, summary=clean(cls.summary))
+    return detector, Ready(name=clean(cls.name, 80), access=access.value, summary=clean(cls.summary),
+                           budget=budget_of(cls).value, uses=sorted(cls.uses))
 
 
 class LoadError(Exception):
     pass
 
 
-def score_one(detector: Any, pair: PairEvidence, memory_mb: int | None = None) -> Reply:
+def score_one(detector: Any, pair: PairEvidence, memory_mb: int | None = None, client: Any = None) -> Reply:
     try:
-        verdict = detector.score(pair)
+        verdict = call_score(detector, pair, client)
     except BaseException as exc:  # noqa: BLE001
         return Reply(pair_id=pair.pair_id, error=describe(exc, memory_mb))
     if not isinstance(verdict, Verdict):
@@ -240,8 +241,32 @@ def _close_inherited(keep: set[int]) -> None:
                 pass
 
 
+def _pipe_client(reply_fd: int, answer_fd: int):  # noqa: ANN202 (query.client.QueryClient)
+    """The detector's query client in a contained process: a request line out on the reply pipe, an answer frame in."""
+    import json
+
+    from distillbench.query.client import QueryClient, QueryError
+    from distillbench.query.requests import ANSWER
+
+    reader = FrameReader(answer_fd)
+
+    def send(request):  # noqa: ANN001, ANN202
+        line = QUERY_PREFIX + b'"request":' + request.model_dump_json().encode() + b"}\n"
+        while line:
+            line = line[os.write(reply_fd, line):]
+        payload = reader.read()
+        if payload is None:
+            raise QueryError("the harness closed the query channel")
+        message = json.loads(payload)
+        if not message.get("ok"):
+            raise QueryError(str(message.get("error", "refused")))
+        return ANSWER.validate_python(message["answer"])
+
+    return QueryClient(send)
+
+
 def _child(args: argparse.Namespace, reply_fd: int, out_fd: int, job: tuple[dict, bytearray] | None,
-           seconds: float) -> None:
+           seconds: float, answer_fd: int | None = None) -> None:
     """In the forked child: become a detector process for one job, write one line, exit. Never returns."""
     code = 0
     try:
@@ -249,7 +274,7 @@ def _child(args: argparse.Namespace, reply_fd: int, out_fd: int, job: tuple[dict
         os.dup2(devnull, 0)
         os.dup2(out_fd, 1)
         os.dup2(out_fd, 2)
-        _close_inherited({0, 1, 2, reply_fd})
+        _close_inherited({0, 1, 2, reply_fd, *(() if answer_fd is None else (answer_fd,))})
         cpu = int(math.ceil(seconds)) + 1
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
         try:
@@ -277,7 +302,8 @@ def _child(args: argparse.Namespace, reply_fd: int, out_fd: int, job: tuple[dict
         except BaseException as exc:  # noqa: BLE001 (e.g. a class attribute that raises when read)
             msg = LoadFailed(error=f"entry_point `{args.entry_point}`: loading failed: {describe(exc)}")
         else:
-            msg = ready if pair is None else score_one(detector, pair, args.memory_mb)
+            client = _pipe_client(reply_fd, answer_fd) if pair is not None and answer_fd is not None else None
+            msg = ready if pair is None else score_one(detector, pair, args.memory_mb, client)
         if pair is not None and isinstance(msg, LoadFailed):
             msg = Reply(pair_id=pair.pair_id, error=msg.error)
         line = msg.model_dump_json().encode() + b"\n"
@@ -309,24 +335,35 @@ def _read(fd: int) -> memoryview | None:
 
 
 def run_child(args: argparse.Namespace, job: tuple[dict, bytearray] | None, seconds: float,
-              timeout_message: str) -> bytearray | str:
+              timeout_message: str, relay=None) -> bytearray | str:  # noqa: ANN001
     """Fork a child for one job (None: only load the entry point; else the pair's shared fields and the bytes of its
     private ones, which the zygote zeroes as soon as the child holds its copy); its reply line (untrusted bytes),
-    or what went wrong."""
+    or what went wrong.
+
+    `relay(line) -> bytearray`: passes one query request line to the benchmark and returns its answer frame's
+    payload, which goes to the child on its answer pipe. The time spent waiting for the benchmark is not the
+    detector's: its deadline moves by as much."""
     reply_r, reply_w = os.pipe()
     out_r, out_w = os.pipe()
+    answer_r, answer_w = os.pipe() if job is not None else (None, None)
     gc.freeze()  # the child's garbage collector then leaves the zygote's pages shared
     pid = os.fork()
     if pid == 0:
         os.close(reply_r)
         os.close(out_r)
-        _child(args, reply_w, out_w, job, seconds)
+        if answer_w is not None:
+            os.close(answer_w)
+        _child(args, reply_w, out_w, job, seconds, answer_r)
     if job is not None:
         zero(job[1])
+        os.close(answer_r)
+        os.set_blocking(answer_w, False)
     os.close(reply_w)
     os.close(out_w)
     deadline = time.monotonic() + seconds
     reply, tail, logged, status = bytearray(), bytearray(), 0, None
+    pending = bytearray()  # an answer frame not yet taken by the child
+    sent = 0
     try:
         try:
             pidfd = os.pidfd_open(pid)
@@ -340,7 +377,21 @@ def run_child(args: argparse.Namespace, job: tuple[dict, bytearray] | None, seco
                 poller.register(fd, select.POLLIN)
         while True:
             if (end := reply.find(b"\n")) >= 0:
-                return reply[:end]  # a copy, which the caller zeroes once it is sent
+                line = reply[:end]
+                del reply[: end + 1]
+                if not line.startswith(QUERY_PREFIX) or answer_w is None:
+                    return line  # a copy, which the caller zeroes once it is sent
+                if pending or relay is None:
+                    zero(line)
+                    return "sent a query before taking the answer to its last one (process killed)"
+                waited = time.monotonic()
+                pending = relay(line)
+                zero(line)
+                deadline += time.monotonic() - waited
+                pending[:0] = len(pending).to_bytes(8, "big")  # the frame's length prefix (protocol.frame)
+                sent = 0
+                poller.register(answer_w, select.POLLOUT)
+                continue
             if len(reply) > MAX_REPLY_BYTES:
                 return f"sent a reply longer than {MAX_REPLY_BYTES} bytes (process killed)"
             if logged > args.output_bytes:
@@ -355,9 +406,20 @@ def run_child(args: argparse.Namespace, job: tuple[dict, bytearray] | None, seco
             if remaining <= 0:
                 return timeout_message
             events = poller.poll(min(remaining, 0.05 if pidfd is None else remaining) * 1000)
-            for fd, _ in events:
+            for fd, ev in events:
                 if fd == reply_r:
                     reply += _read(reply_r) or b""
+                elif fd == answer_w:
+                    try:
+                        sent += os.write(answer_w, memoryview(pending)[sent : sent + (1 << 16)])
+                    except BlockingIOError:
+                        continue
+                    except BrokenPipeError:
+                        sent = len(pending)
+                    if sent >= len(pending):
+                        zero(pending)
+                        pending = bytearray()
+                        poller.unregister(answer_w)
                 elif fd == out_r:
                     chunk = _read(out_r)
                     if chunk is not None and not chunk:
@@ -382,12 +444,13 @@ def run_child(args: argparse.Namespace, job: tuple[dict, bytearray] | None, seco
     finally:
         zero(reply)
         zero(tail)
+        zero(pending)
         zero(_CHUNK)
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        for fd in (reply_r, out_r, *(() if pidfd in (None, -1) else (pidfd,))):
+        for fd in (reply_r, out_r, *(() if pidfd in (None, -1) else (pidfd,)), *(() if answer_w is None else (answer_w,))):
             os.close(fd)
 
 
@@ -440,6 +503,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     send(hello)
     decoder = Decoder()
+
+    def relay(line: bytearray) -> bytearray:
+        """A query line to the benchmark, its answer frame back (the benchmark always answers, or kills us)."""
+        proto_out.write(bytes(line) + b"\n")
+        answer = proto_in.read()
+        if answer is None:
+            os._exit(0)  # the benchmark is gone
+        return answer
+
     while (payload := proto_in.read()) is not None:
         request = parse_request(payload)
         data = proto_in.read()
@@ -448,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(request, BlobHeader):
             decoder.blob(request, data)
             continue
-        got = run_child(args, (decoder.shared(request), data), request.seconds, request.timeout_message)
+        got = run_child(args, (decoder.shared(request), data), request.seconds, request.timeout_message, relay)
         try:
             scrub()
         except (OSError, RecursionError) as exc:

@@ -29,7 +29,7 @@ class IdiosyncrasyClassifierDetector:
     name: ClassVar[str] = "idiosyncrasy_classifier"
     access: ClassVar[AccessLevel] = AccessLevel.BLACK_BOX
     summary: ClassVar[str] = "teacher-vs-reference text classifier applied to student answers, vs references"
-    uses: ClassVar[frozenset[str]] = frozenset({"generations"})
+    uses: ClassVar[frozenset[str]] = frozenset({"generations", "pool"})
 
     def _fit(self, pos: list[str], neg: list[str]):
         clf = make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, min_df=2),
