@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -16,7 +17,14 @@ def run_cli(*argv: str) -> int:
 
 @pytest.fixture(scope="session")
 def micro_home(tmp_path_factory) -> Path:
-    """A workspace holding the micro suite after a full `distillbench run` (read-only for tests: copy to mutate)."""
+    """A workspace holding the micro suite after a full `distillbench run` (read-only for tests: copy to mutate).
+
+    `$DISTILLBENCH_TEST_MICRO_HOME`: a workspace where that run was done already, for iterating on a few tests
+    locally (CI never sets it; the run there is the real one)."""
+    reuse = os.environ.get("DISTILLBENCH_TEST_MICRO_HOME")
+    if reuse:
+        assert run_cli("run", "--suite", "micro", "--home", reuse) == 0  # brings its evidence up to date
+        return Path(reuse)
     home = tmp_path_factory.mktemp("micro")
     assert run_cli("run", "--suite", "micro", "--home", str(home)) == 0
     return home

@@ -27,7 +27,7 @@ BASE_META = {
     "license": "MIT",
     "track": "black-box",
     "entry_point": "detector:Hostile",
-    "cost": {"queries_per_pair": 0, "cpu_seconds_per_pair": 0.01},
+    "cost": {"budget": "evidence-only", "cpu_seconds_per_pair": 0.01},
     "benchmark_data": {"trained_or_tuned": False},
     "seeds": [],
 }
@@ -106,6 +106,56 @@ class Hostile:
         made = (len(SEEN) == len(Hostile.seen) == 1 and all(os.path.exists(f"{d}/{MARK}") for d in ("/tmp", "/dev/shm"))
                 and _strangers())
         return Verdict(score=float(found if made else -1 - found), p_value=None)
+'''
+
+
+QUERY_DETECTOR = '''"""A white-box detector with a 10k query budget that abuses the query channel on the pairs of PLAN and, on every
+other pair, asks the teacher and the student one greedy question each and scores their agreement."""
+
+from distillbench.detect.base import Verdict
+from distillbench.evidence.view import AccessLevel
+from distillbench.query.client import QueryError
+
+PLAN = __PLAN__
+PROMPTS = ["the sea is", "in the garden"]
+
+
+def misbehave(case, pair, client):
+    if case == "overruns":  # 256 prompts x 4 samples x 10 = 10,240 queries: the 10k tier refuses the request
+        for _ in range(10):
+            client.generate("student", [f"p{i}" for i in range(256)], max_new_tokens=1, n=4, seed=1)
+    elif case == "floods":  # more requests than any tier serves for one pair (MAX_CALLS), each tiny
+        for _ in range(3000):
+            client.generate("teacher", ["x"], max_new_tokens=1, temperature=0.0)
+    elif case == "teacher_hidden":  # the teacher is an API below the teacher-side track
+        client.hidden("teacher", ["a text"])
+    elif case == "teacher_logprobs":  # the test's harness says this teacher API serves no log-probs
+        client.score("teacher", [("a", " text")])
+    elif case == "names_model":  # a model's name, as in the manifest, instead of an id the pair shows
+        client.generate("ref-1", ["hello"])
+    elif case == "other_student":  # another pair's student, by the id it had there
+        client.generate("a-seq", ["hello"])
+    elif case == "swallows":  # catches the refusal and answers anyway: the pair still fails
+        try:
+            client.weights(model=pair.references[0].model_id)
+        except QueryError:
+            return Verdict(score=1.0)
+    return Verdict(score=0.0)
+
+
+class Hostile:
+    name = "hostile-queries"
+    access = AccessLevel.WHITE_BOX
+    summary = "abuses the query channel on purpose"
+    uses = frozenset()
+    budget = "10k"
+
+    def score(self, pair, client):
+        if pair.pair_id in PLAN:
+            return misbehave(PLAN[pair.pair_id], pair, client)
+        t = client.generate("teacher", PROMPTS, max_new_tokens=8, temperature=0.0)
+        s = client.generate("student", PROMPTS, max_new_tokens=8, temperature=0.0)
+        return Verdict(score=sum(a[0] == b[0] for a, b in zip(t, s)) + 0.01 * len(" ".join(x[0] for x in s)))
 '''
 
 
