@@ -142,21 +142,57 @@ def cmd_probe(args) -> None:
               f"written, {report.records_cached + hidden.records_cached} cached")
 
 
+def _query_harness(view, specs: list[str]):  # noqa: ANN001, ANN202
+    """The harness that answers detectors' own queries: the suite's model directories, except the models that
+    `--query-model NAME=SPEC` points elsewhere (`query.remote.backend_from_spec`)."""
+    from distillbench.errors import DistillBenchError
+    from distillbench.query.harness import QueryHarness
+
+    known = {m.name for m in view.manifest.models}
+    routes = {}
+    for item in specs:
+        name, sep, spec = item.partition("=")
+        if not sep or not spec:
+            raise DistillBenchError(f"--query-model {item!r}: expected NAME=SPEC (e.g. teacher-1=openai:http://host:8000/v1#model)")
+        if name not in known:
+            raise DistillBenchError(f"--query-model {item!r}: suite {view.manifest.suite} has no model {name!r}")
+        routes[name] = spec
+    return QueryHarness.for_view(view, routes=routes)
+
+
 def cmd_detect(args) -> None:
     from distillbench.detect.registry import available, get_detector
     from distillbench.detect.runner import detect
     from distillbench.evidence.view import open_suite_view
+
+    from distillbench.detect.base import budget_of
+    from distillbench.errors import DistillBenchError
+    from distillbench.query.harness import QueryHarness
+    from distillbench.query.meter import Budget, describe
 
     names = args.detector or available()
     for name in names:
         get_detector(name)  # unknown names fail before any work
     fresh = getattr(args, "no_cache", False)
     view = open_suite_view(args.ws, args.suite, memo=not fresh)
-    for run in detect(names, view, args.ws, use_cache=not fresh):
+    querying = [n for n in names if budget_of(get_detector(n)) is not Budget.EVIDENCE_ONLY]
+    harness = _query_harness(view, getattr(args, "query_model", [])) if querying else None
+    if querying:
+        try:
+            harness.check_models([p for p in view.manifest.pairs if p.split == "dev"])
+        except DistillBenchError as exc:
+            if args.detector:  # asked for by name: say why it cannot run
+                raise
+            # The default set on a suite installed from published evidence (no weights): run the rest.
+            names = [n for n in names if n not in querying]
+            print(f"detect: skipping {', '.join(querying)}: {exc}")
+    for run in detect(names, view, args.ws, use_cache=not fresh, harness=harness):
         vf = run.verdicts
         failed = sum(v.error is not None for v in vf.verdicts)
         took = f"cached (detected in {vf.seconds:.2f}s)" if run.cached else f"in {vf.seconds:.2f}s"
         print(f"detect: {vf.detector}: {len(vf.verdicts)} pairs {took}" + (f", {failed} failed" if failed else ""))
+        if vf.cost is not None and budget_of(get_detector(vf.detector)) is not Budget.EVIDENCE_ONLY:
+            print(f"  {describe(vf.cost)}" + (" [cached verdicts]" if run.cached else ""))
 
 
 def cmd_score(args, only: list[str] | None = None) -> None:
@@ -227,9 +263,11 @@ def cmd_run(args) -> None:
 def cmd_detectors(args) -> None:
     from distillbench.detect.registry import available, get_detector
 
+    from distillbench.detect.base import budget_of
+
     for name in available():
         d = get_detector(name)
-        print(f"{name:26s} {d.access.value:13s} {d.summary}")
+        print(f"{name:26s} {d.access.value:13s} {budget_of(d).value:13s} {d.summary}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -252,6 +290,11 @@ def build_parser() -> argparse.ArgumentParser:
                               "model's bytes: each model trains with the suite's fixed thread count wherever it runs")
     detect = argparse.ArgumentParser(add_help=False)
     detect.add_argument("--detector", action="append", help="detector to run (repeatable; default: all registered)")
+    detect.add_argument("--query-model", action="append", default=[], metavar="NAME=SPEC",
+                        help="where a detector's own queries to model NAME go (repeatable): hf:DIR, "
+                             "lm-eval:MODEL:ARGS (any lm-eval backend, e.g. lm-eval:vllm:pretrained=ID), or "
+                             "openai:URL#MODEL (an OpenAI-compatible server such as `vllm serve`); default: the suite's "
+                             "own model directory (docs/queries.md)")
     detect.add_argument("--no-cache", action="store_true",
                         help="run every detector even where verdicts for the same detector code, evidence and run key "
                              "are cached, and re-hash every evidence file; the results refresh the cache (in the "

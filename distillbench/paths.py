@@ -6,6 +6,7 @@
     suites/<suite>/manifest.json       models, hashes, provenance, labelled pairs (zoo)
     suites/<suite>/pool.jsonl          the probe text pool (zoo)
     evidence/                          probe outputs keyed by model and task fingerprints (probe)
+    query-cache/answers.sqlite         answers to detectors' own queries, by model fingerprint and request (query)
     suites/<suite>/verdicts/<det>.json detector outputs per pair (detect)
     suites/<suite>/results.json        metrics (score)
 """

@@ -187,7 +187,7 @@ def _cache_path(workspace: Workspace, suite: str, name: str, key: str) -> Path:
 
 
 def detect(names: list[str], view: EvidenceView, workspace: Workspace, split: str = "dev",
-           run_key: bytes | None = None, use_cache: bool = True) -> list[Detected]:
+           run_key: bytes | None = None, use_cache: bool = True, harness=None) -> list[Detected]:  # noqa: ANN001
     """Run each detector (or read its cached verdicts) and write `verdicts/<name>.json`.
 
     `run_key`: one key for every detector (e.g. `secrets.token_bytes(32)` for a run whose ids must not be
@@ -212,7 +212,7 @@ def detect(names: list[str], view: EvidenceView, workspace: Workspace, split: st
                 write_atomic(target, data)
             out.append(Detected(cached, cached=True))
             continue
-        vf = run_detector(name, view, split, key)
+        vf = run_detector(name, view, split, key, harness=harness)
         write_model(target, vf)
         if path is not None:
             _store(path, target)

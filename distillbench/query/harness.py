@@ -82,12 +82,14 @@ class QueryHarness:
     (an API, an lm-eval backend: `query.remote`); `fingerprint(name)` what its answers are cached under."""
 
     def __init__(self, view: EvidenceView, cache: Path | None, load: Callable[[str], Backend] | None = None,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", routes: dict[str, str] | None = None) -> None:
         self.view = view
         self.api = view.manifest.teacher_api
         self.cache = AnswerCache(cache)
         self.device = device
-        self._models = LoadedModels(load or self._load_local)
+        # Models answered by another backend (`--query-model NAME=SPEC`, `query.remote.backend_from_spec`).
+        self.routes = dict(routes or {})
+        self._models = LoadedModels(load or self._load)
         self.model_calls = 0  # answers computed by a model (cache misses)
         self.answered = 0  # answers handed out, from the cache or a model
 
@@ -102,7 +104,7 @@ class QueryHarness:
     def check_models(self, pairs: list[PairRecord]) -> None:
         """Raise unless every model these pairs' requests could reach is here (before any pair runs)."""
         names = {n for p in pairs for n in (p.teacher, p.student)} | set(self.view.reference_names)
-        missing = sorted(n for n in names if not (self.model_dir(n) / "config.json").is_file())
+        missing = sorted(n for n in names - set(self.routes) if not (self.model_dir(n) / "config.json").is_file())
         if missing:
             suite = self.view.manifest.suite
             raise DistillBenchError(
@@ -110,7 +112,11 @@ class QueryHarness:
                 f"{self.view.suite_dir / 'models'} (e.g. {missing[0]}): build them (`distillbench zoo build --suite "
                 f"{suite}`) or fetch them (`distillbench hub fetch models`); the published evidence has no weights")
 
-    def _load_local(self, name: str) -> Backend:
+    def _load(self, name: str) -> Backend:
+        if name in self.routes:
+            from distillbench.query.remote import backend_from_spec
+
+            return backend_from_spec(self.routes[name], device=self.device)
         return TransformersBackend(self.model_dir(name), self.device)
 
     def compute(self, name: str, request) -> Answer:  # noqa: ANN001

@@ -145,3 +145,14 @@ def summarize(costs: list[PairCost], budget: Budget, model_calls: int | None = N
         tokens_per_pair=round(sum(c.tokens for c in costs) / n, 2),
         calls_per_pair=round(sum(c.calls for c in costs) / n, 3), model_calls=model_calls,
     )
+
+
+def describe(summary: CostSummary) -> str:
+    """One line for logs: what a pair cost on average, and how many answers this run computed."""
+    roles = ", ".join(f"{r} {q:,.0f}" for r, q in summary.request_queries_per_pair.items()) or "none"
+    line = (f"measured cost per pair (budget {summary.budget.value}): {summary.queries_per_pair:,.0f} queries "
+            f"(evidence read {summary.evidence_queries_per_pair:,.0f}; requests: {roles}), "
+            f"{summary.tokens_per_pair:,.0f} tokens, {summary.calls_per_pair:,.1f} requests")
+    if summary.model_calls is not None:
+        line += f"; {summary.model_calls:,} model calls this run (the other answers came from the cache)"
+    return line

@@ -21,4 +21,4 @@ signed results file per submission version and split. Modules, in the order a su
 
 # Bump when a change to the zoo, probes, evidence view, scoring or containment can change a published number:
 # `distillbench rerun` re-scores every results file written under an older benchmark version.
-BENCHMARK_VERSION = "0.4.0"
+BENCHMARK_VERSION = "0.5.0"

@@ -110,6 +110,10 @@ def cmd_run(args) -> None:
     if outcome.failures:
         print(f"\nfailed on {outcome.n_failed} of {len(outcome.verdicts.verdicts)} pairs (ranked below every other "
               f"pair): {_failure_lines(outcome, None if args.all_failures else 10)}")
+    if outcome.verdicts.cost is not None:
+        from distillbench.query.meter import describe
+
+        print(f"\n{describe(outcome.verdicts.cost)}")
     print(f"\nisolation: {outcome.isolation}")
     print(_written(report))
 
