@@ -81,6 +81,15 @@ class IdiosyncrasySampledDetector:
         return _flat(client.generate(model, prompts, max_new_tokens=MAX_NEW_TOKENS, temperature=TEMPERATURE,
                                      n=SAMPLES, seed=seed))
 
+    @staticmethod
+    def _fit_all(teacher: list[str], ref_texts: dict[str, list[str]]) -> tuple[object, list[float]]:
+        """The classifier against every reference, and each reference's statistic under one fitted without it."""
+        null = []
+        for r in ref_texts:
+            rest = [t for o in ref_texts if o != r for t in ref_texts[o]]
+            null.append(_mean_teacher_prob(_fit(teacher, rest), ref_texts[r]) if rest else float("nan"))
+        return _fit(teacher, [t for texts in ref_texts.values() for t in texts]), null
+
     def score(self, pair: PairEvidence, client=None) -> Verdict:  # noqa: ANN001
         if client is None or len(pair.references) < 2:
             return Verdict.abstain()
@@ -96,11 +105,10 @@ class IdiosyncrasySampledDetector:
             return Verdict.abstain()
         key = hashlib.sha256(repr((teacher, [ref_texts[r] for r in refs])).encode()).hexdigest()
         if key not in self._per_teacher:
-            null = []
-            for r in refs:
-                rest = [t for o in refs if o != r for t in ref_texts[o]]
-                null.append(_mean_teacher_prob(_fit(teacher, rest), ref_texts[r]) if rest else float("nan"))
-            self._per_teacher[key] = (_fit(teacher, [t for r in refs for t in ref_texts[r]]), null)
+            try:
+                self._per_teacher[key] = self._fit_all(teacher, ref_texts)
+            except ValueError:  # e.g. too few distinct n-grams in very short samples to build a vocabulary
+                return Verdict.abstain()
         full, null = self._per_teacher[key]
         student = _mean_teacher_prob(full, self._samples(client, "student", prompts, STUDENT_SEED))
         finite = [v for v in null if np.isfinite(v)]
