@@ -8,9 +8,11 @@ import math
 
 import pytest
 
-from distillbench.detect.base import EVIDENCE_KINDS, Detector, Verdict
+from distillbench.detect.base import EVIDENCE_KINDS, Detector, Verdict, budget_of
 from distillbench.detect.registry import available, get_detector
 from distillbench.evidence.view import AccessLevel, ModelView, PairEvidence, PoolText
+from distillbench.query.harness import QueryHarness
+from distillbench.query.meter import Budget
 
 DETECTORS = available()
 
@@ -31,11 +33,30 @@ def test_declares_its_interface(name):
         assert det.access.rank >= AccessLevel.GRAY_BOX.rank
 
 
+@pytest.fixture(scope="module")
+def harness(micro_view, tmp_path_factory):
+    """Answers the query-based detectors' requests from the micro suite's own models."""
+    return QueryHarness(micro_view, tmp_path_factory.mktemp("answers") / "answers.sqlite")
+
+
+def _score(det, pair, view, harness):
+    """One verdict, as the detect stage gets it: evidence cut to what the detector declares it reads (reading
+    anything else fails here), and a query client within its budget for a detector that has one."""
+    ev = view.pair(pair, det.access, uses=det.uses)
+    if budget_of(det) is Budget.EVIDENCE_ONLY:
+        return det.score(ev)
+    session = harness.session(pair, ev, det.access, budget_of(det))
+    verdict = det.score(ev, session.client())
+    assert session.failure is None, session.failure
+    assert session.cost.total_queries <= budget_of(det).queries
+    return verdict
+
+
 @pytest.mark.parametrize("name", DETECTORS)
-def test_finite_and_deterministic_on_real_evidence(micro_view, name):
+def test_finite_and_deterministic_on_real_evidence(micro_view, harness, name):
     for pair in micro_view.manifest.pairs:
-        ev = micro_view.pair(pair, get_detector(name).access)
-        v1, v2 = get_detector(name).score(ev), get_detector(name).score(ev)
+        v1 = _score(get_detector(name), pair, micro_view, harness)
+        v2 = _score(get_detector(name), pair, micro_view, harness)
         assert isinstance(v1, Verdict) and math.isfinite(v1.score)
         assert v1 == v2
 
