@@ -186,7 +186,8 @@ def cmd_detect(args) -> None:
             # The default set on a suite installed from published evidence (no weights): run the rest.
             names = [n for n in names if n not in querying]
             print(f"detect: skipping {', '.join(querying)}: {exc}")
-    for run in detect(names, view, args.ws, use_cache=not fresh, harness=harness):
+    for run in detect(names, view, args.ws, use_cache=not fresh, harness=harness,
+                      progress=not getattr(args, "no_progress", False)):
         vf = run.verdicts
         failed = sum(v.error is not None for v in vf.verdicts)
         took = f"cached (detected in {vf.seconds:.2f}s)" if run.cached else f"in {vf.seconds:.2f}s"

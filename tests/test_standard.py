@@ -181,6 +181,25 @@ def test_test_split_is_built_from_the_secret_and_rerun_as_verified(micro_test, t
     assert sorted(again.metrics.detectors[0].conditions) == sorted(rec.metrics.detectors[0].conditions)
     assert (again.manifest_sha256, again.evidence_sha256) == (rec.manifest_sha256, rec.evidence_sha256)
 
+    # A submission that queries models itself runs on the export when the weights travel with it (`--with-models`);
+    # the harness answers it from them, outside the sandbox, and the run records what each pair cost.
+    shutil.copytree(REPO / "submissions" / "provenance-test", subs / "provenance-test",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    with_models, runs2 = tmp_path / "export-models", tmp_path / "runs-models"
+    queried = ("--suite", "micro", "--split", "test", "--submission", "provenance-test", "--submissions-dir", str(subs))
+    assert run_cli("rerun", *queried, "--home", str(home), "--stage", "export", "--export-dir", str(with_models),
+                   "--with-models") == 0
+    assert list(with_models.rglob("*.safetensors"))
+    for var in micro_test["env"]:
+        monkeypatch.delenv(var)
+    assert run_cli("rerun", *queried, "--home", str(with_models), "--stage", "detect", "--runs-dir", str(runs2)) == 0
+    from distillbench.files import read_model
+    from distillbench.submission.rerun import StageRun, stage_path
+
+    run = read_model(stage_path(runs2, "provenance-test", "1.0.0", "test"), StageRun, "stage run")
+    assert run.load_error is None and not run.failures
+    assert run.verdicts.cost.request_queries_per_pair["student"] > 0 and run.verdicts.cost.model_calls > 0
+
 
 def test_decode_and_resubmit_gains_at_most_what_the_policy_bounds(micro_test, tmp_path, monkeypatch):
     """The attack of issue 11 on micro's hidden split. Version 1 scores every pair distinctly; its verified record is

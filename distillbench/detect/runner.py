@@ -71,7 +71,7 @@ class Detected:
 
 
 def run_detector(detector, view: EvidenceView, split: str = "dev", run_key: bytes | None = None,  # noqa: ANN001
-                 access: AccessLevel | None = None, harness=None) -> VerdictFile:  # noqa: ANN001
+                 access: AccessLevel | None = None, harness=None, progress: bool = False) -> VerdictFile:  # noqa: ANN001
     """Score every pair of `split` with a registered detector (by name) or any detector object (the notebook path,
     `distillbench.dev`), at `access` (default: its own), ids masked under `run_key` (default: `view.run_key(name)`).
     A detector with a query budget gets a client served by `harness` (default: the suite's own models, with the
@@ -90,7 +90,11 @@ def run_detector(detector, view: EvidenceView, split: str = "dev", run_key: byte
     calls_before = harness.model_calls if harness is not None else 0
     start = time.perf_counter()
     verdicts = []
-    for pair in pairs:
+    # A detector that queries models can take minutes on a cold answer cache: show it (evidence-only ones take seconds).
+    from tqdm.auto import tqdm
+
+    shown = progress and budget is not Budget.EVIDENCE_ONLY
+    for pair in tqdm(pairs, desc=f"detect {name}", unit="pair", disable=not shown):
         evidence = view.pair(pair, access, key, uses=frozenset(detector.uses))
         stable = view.pair_id(pair)
         session = harness.session(pair, evidence, access, budget, key) if budget is not Budget.EVIDENCE_ONLY else None
@@ -187,7 +191,8 @@ def _cache_path(workspace: Workspace, suite: str, name: str, key: str) -> Path:
 
 
 def detect(names: list[str], view: EvidenceView, workspace: Workspace, split: str = "dev",
-           run_key: bytes | None = None, use_cache: bool = True, harness=None) -> list[Detected]:  # noqa: ANN001
+           run_key: bytes | None = None, use_cache: bool = True, harness=None,  # noqa: ANN001
+           progress: bool = False) -> list[Detected]:
     """Run each detector (or read its cached verdicts) and write `verdicts/<name>.json`.
 
     `run_key`: one key for every detector (e.g. `secrets.token_bytes(32)` for a run whose ids must not be
@@ -212,7 +217,7 @@ def detect(names: list[str], view: EvidenceView, workspace: Workspace, split: st
                 write_atomic(target, data)
             out.append(Detected(cached, cached=True))
             continue
-        vf = run_detector(name, view, split, key, harness=harness)
+        vf = run_detector(name, view, split, key, harness=harness, progress=progress)
         write_model(target, vf)
         if path is not None:
             _store(path, target)

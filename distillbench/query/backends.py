@@ -38,6 +38,7 @@ class TransformersBackend:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # a bar per model loaded would bury the run's own progress
+        hf_logging.set_verbosity_error()  # and so would a generation warning per request
 
         if not path.is_dir():
             raise DistillBenchError(f"model directory {path} does not exist")

@@ -175,7 +175,7 @@ def cmd_rerun(args) -> None:
     if args.stage == "export":
         if not args.export_dir:
             raise DistillBenchError("--stage export needs --export-dir (a new folder)")
-        index = rr.export_blinded(view, manifest_path, args.split, Path(args.export_dir))
+        index = rr.export_blinded(view, manifest_path, args.split, Path(args.export_dir), with_models=args.with_models)
         print(f"rerun: exported the {args.split} split of {index.suite} without labels -> {args.export_dir}")
         return
     if args.stage == "detect":
@@ -253,5 +253,7 @@ def add_commands(sub, common: argparse.ArgumentParser, suite: argparse.ArgumentP
                         "(no secrets: run the submissions on --home=<export> -> --runs-dir), score (secret and salt, "
                         "no submitted code: --export-dir + --runs-dir -> signed results)")
     p.add_argument("--export-dir", help="--stage export/score: the folder of the label-free export")
+    p.add_argument("--with-models", action="store_true",
+                   help="--stage export: include the model weights, for submissions that query models themselves")
     p.add_argument("--runs-dir", help="--stage detect/score: the folder of the detect stage's runs")
     p.set_defaults(func=cmd_rerun)

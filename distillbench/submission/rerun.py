@@ -303,9 +303,12 @@ def blind(manifest: Manifest) -> Manifest:
     })
 
 
-def export_blinded(view: EvidenceView, manifest_path: Path, split: str, out_home: Path) -> ExportIndex:
+def export_blinded(view: EvidenceView, manifest_path: Path, split: str, out_home: Path,
+                   with_models: bool = False) -> ExportIndex:
     """A workspace at `out_home` holding the split's evidence and a blinded manifest (`blind`): what the detect
-    stage runs on. Model weights, the secret, the draws and the labels stay behind."""
+    stage runs on. The secret, the draws and the labels stay behind; so do the model weights unless `with_models`
+    (needed when a submission queries models itself, `distillbench.query`: the harness answers from them, outside
+    the sandbox, which never sees the export)."""
     from distillbench.paths import Workspace
 
     split_pairs(view, split)
@@ -320,6 +323,8 @@ def export_blinded(view: EvidenceView, manifest_path: Path, split: str, out_home
     for m in manifest.models:
         if m.role == "base":
             continue
+        if with_models:
+            shutil.copytree(src_dir / m.path, dst_dir / m.path)
         for task, fp in view.fps(m.name).items():
             if view.store.has(m.fingerprint, task, fp):
                 src = view.store.path(m.fingerprint, task, fp)
