@@ -94,3 +94,35 @@ def test_false_positive_rate_at_alpha_leaves_out_missing_p_values():
     assert false_positive_rate_at(y, np.array([0.01, np.nan, 0.9, np.nan, 0.001])) == 0.5
     with pytest.raises(DistillBenchError, match="with a p-value"):
         false_positive_rate_at(y, np.array([np.nan] * 5))
+
+
+def test_measured_cost_travels_from_verdicts_and_is_coarsened_on_the_hidden_split(tmp_path):
+    from test_score_stats import synthetic_suite, synthetic_verdicts
+
+    from distillbench.query.meter import Budget, CostSummary
+    from distillbench.score.results import score
+    from distillbench.submission.results import disclose, disclosed_bits_for
+
+    manifest = synthetic_suite(4, n_other=3, n_independent=1)
+    path = tmp_path / "manifest.json"
+    path.write_text("{}")
+    summary = CostSummary(budget=Budget.Q10K, queries_per_pair=1234.5, max_queries_per_pair=4321,
+                          evidence_queries_per_pair=96.4, request_queries_per_pair={"student": 138.0, "teacher": 1000.1},
+                          tokens_per_pair=98765.0, calls_per_pair=3.3, model_calls=17)
+    vfs = synthetic_verdicts(manifest, 2)
+    vfs[0] = vfs[0].model_copy(update={"cost": summary, "queries_per_pair": 1234})
+    results = score(manifest, path, vfs)
+    by = {d.detector: d for d in results.detectors}
+    assert by["det0"].cost == summary and by["det0"].queries_per_pair == 1234
+    # Not measured: no summary, and none in the file, so results signed before `cost` existed keep their hash.
+    assert by["det1"].cost is None and "cost" not in by["det1"].model_dump() and "cost" in by["det0"].model_dump()
+    assert Results.model_validate_json(results.model_dump_json()) == results
+    # The hidden split publishes it (it says nothing about labels), what the detector's requests drive coarsened.
+    shown = {d.detector: d for d in disclose(results, manifest.pairs).detectors}
+    c = shown["det0"].cost
+    assert c.budget is Budget.Q10K and c.evidence_queries_per_pair == 96.0
+    assert c.request_queries_per_pair == {"student": 100.0, "teacher": 1000.0} and c.queries_per_pair == 1196.0
+    assert (c.max_queries_per_pair, c.tokens_per_pair, c.calls_per_pair, c.model_calls) == (4000, 100000.0, 3.0, None)
+    assert shown["det0"].queries_per_pair == 1196 and shown["det1"].cost is None
+    # ... and counted in what one record can disclose, except at evidence-only (no requests: nothing to choose).
+    assert disclosed_bits_for(1944, 25) <= 200 < disclosed_bits_for(1944, 25, Budget.Q10K)

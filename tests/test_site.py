@@ -31,7 +31,7 @@ from distillbench.publish.plots import heatmap, pareto_front
 from distillbench.publish.table import COLUMNS, View, all_views, make_board
 from distillbench.score.metrics import failures_ranked_last
 from distillbench.score.paired import paired_analysis
-from distillbench.score.results import COMPARATOR_TEXT, RESULTS_SCHEMA_VERSION, Results
+from distillbench.score.results import COMPARATOR_TEXT, RESULTS_SCHEMA_VERSION, Results, ranked_table
 from distillbench.submission.results import SubmissionResults, write_results
 from distillbench.submission.sandbox import Limits
 from distillbench.submission.schema import SubmissionMeta
@@ -50,7 +50,7 @@ def _meta(**over) -> SubmissionMeta:
         schema_version=1, name="Example", slug="example", version="1.0.0", description="A test entry.",
         authors=[{"name": "A. Author", "affiliation": "Somewhere"}], contact="a@example.org",
         links={"paper": "https://example.org/paper", "code": None}, license="MIT", track="black-box",
-        entry_point="detector:Example", cost={"queries_per_pair": 0, "cpu_seconds_per_pair": 0.1},
+        entry_point="detector:Example", cost={"cpu_seconds_per_pair": 0.1},
         benchmark_data={"trained_or_tuned": False, "details": ""}, seeds=[], readme="README.md",
     )
     return SubmissionMeta.model_validate({**base, **over})
@@ -89,11 +89,11 @@ def make_repo(results_path: Path, repo: Path) -> Path:
     hostile = _meta(name=HOSTILE, slug="hostile", description=f"Description {HOSTILE}", track="black-box",
                     links={"paper": "https://example.org/p?a=1&b=<2>", "code": None})
     old = _meta(name="Steady method", slug="steady", version="1.0.0", track="gray-box", license="LicenseRef-Proprietary",
-                cost={"queries_per_pair": 400, "cpu_seconds_per_pair": 1.0})
+                cost={"budget": "1k", "cpu_seconds_per_pair": 1.0})
     new = _meta(name="Steady method", slug="steady", version="1.1.0", track="gray-box", license="LicenseRef-Proprietary",
-                cost={"queries_per_pair": 400, "cpu_seconds_per_pair": 1.0})
+                cost={"budget": "1k", "cpu_seconds_per_pair": 1.0})
     tuned = _meta(name="=Tuned method", slug="tuned", track="black-box", license="Apache-2.0",
-                  cost={"queries_per_pair": 5000, "cpu_seconds_per_pair": 1.0},
+                  cost={"budget": "10k", "cpu_seconds_per_pair": 1.0},
                   benchmark_data={"trained_or_tuned": True, "details": "thresholds fitted on micro dev"})
     for meta, detector, split, created in [
         (hostile, "response_similarity", "dev", "2026-01-02T00:00:00+00:00"),
@@ -539,6 +539,155 @@ def test_markdown_drops_raw_html_and_external_images():
     html = str(render_markdown("# T\n\n<b>x</b> ![i](https://e.org/i.png) [r](docs/a.md)", repo_url="https://g.example/r/blob/main"))
     assert "&lt;b&gt;" in html and "<img" not in html and 'href="https://g.example/r/blob/main/docs/a.md"' in html
     assert '<h2 id="doc-t">' in html
+
+
+# -- budget tiers and measured cost (a synthetic suite: no micro suite to build) -----------------------------------
+
+def _metered(vf, budget, evidence: int, asked: int):
+    """A verdicts file as the harness writes it: every pair's measured cost, and the run's summary."""
+    from distillbench.query.meter import PairCost, summarize
+
+    costs = [PairCost(evidence_queries=evidence, calls=1 if asked else 0, queries={"teacher": asked} if asked else {},
+                      generated_tokens=10 * asked) for _ in vf.verdicts]
+    summary = summarize(costs, budget)
+    return vf.model_copy(update={"access": "black-box", "cost": summary, "queries_per_pair": round(summary.queries_per_pair),
+                                 "verdicts": [v.model_copy(update={"cost": c}) for v, c in zip(vf.verdicts, costs)]})
+
+
+@pytest.fixture(scope="module")
+def tiered(tmp_path_factory):
+    """Four black-box detectors: det0 and det1 read the evidence only, det2 and det3 ask the teacher too (tier 1k,
+    and they are the stronger ones); scored, and made into entries the way the site reads them."""
+    from test_score_stats import synthetic_suite, synthetic_verdicts
+
+    from distillbench.publish.build import Changelog, SiteInputs
+    from distillbench.publish.entries import builtin_entries
+    from distillbench.publish.suites import SuiteInfo
+    from distillbench.query.meter import Budget
+    from distillbench.score.results import score
+
+    manifest = synthetic_suite(24, n_other=6, n_independent=2)
+    path = tmp_path_factory.mktemp("tiers") / "manifest.json"
+    path.write_text("{}")
+    vfs = synthetic_verdicts(manifest, 4, seed=1)
+    vfs = [_metered(vfs[0], Budget.EVIDENCE_ONLY, 480, 0), _metered(vfs[1], Budget.EVIDENCE_ONLY, 96, 0),
+           _metered(vfs[2], Budget.Q1K, 96, 300), _metered(vfs[3], Budget.Q1K, 480, 500)]
+    results = score(manifest, path, vfs)
+    entries = builtin_entries(results, "workspace/suites/synth/results.json")
+    info = SuiteInfo(name="synth", description="Synthetic.", splits={"dev": (len(manifest.pairs), 0)}, conditions=[],
+                     models=[], dataset_card=None, dataset_card_source=None, registry=None, registry_source=None)
+    files = render_site(SiteInputs(entries=entries, suites=[info], contributing=None, readmes={},
+                                   changelog=Changelog(versions=[])))
+    return results, entries, files
+
+
+def test_results_carry_the_measured_cost_and_tier(tiered):
+    results, entries, _ = tiered
+    by = {d.detector: d for d in results.detectors}
+    assert by["det3"].cost.budget.value == "1k" and by["det3"].queries_per_pair == 980
+    assert by["det3"].cost.evidence_queries_per_pair == 480 and by["det3"].cost.request_queries_per_pair == {"teacher": 500}
+    assert by["det0"].cost.budget.value == "evidence-only" and by["det0"].queries_per_pair == 480
+    assert {e.slug: (e.budget.value, e.queries_per_pair) for e in entries} == {
+        "det0": ("evidence-only", 480), "det1": ("evidence-only", 96), "det2": ("1k", 396), "det3": ("1k", 980)}
+    table = ranked_table(results)
+    assert "budget" in table and "evidence-only" in table and " 1k " in table and "980" in table
+
+
+def test_track_tables_rank_within_the_budget_tier(tiered):
+    _, entries, files = tiered
+    board = make_board(entries, "synth", "dev")
+    rows = {r.entry.slug: r for r in board.tracks["black-box"]}
+    # The track ranks' rule, restricted to the tier, on the same comparisons.
+    for slug, r in rows.items():
+        same = [o for o in rows if rows[o].entry.budget == r.entry.budget]
+        better = {c.a if c.diff > 0 else c.b for c in board.stats.comparisons if c.significant and slug in (c.a, c.b)
+                  and ({c.a, c.b} - {slug}) <= set(same)} - {slug}
+        worse = sum(1 for c in board.stats.comparisons if c.significant and slug in (c.a, c.b)
+                    and ({c.a, c.b} - {slug}) <= set(same) and (c.a if c.diff > 0 else c.b) == slug)
+        assert r.standing.tier_rank == (1 + len(better), len(same) - worse), slug
+    best_evidence_only = max((r for r in rows.values() if r.entry.budget.value == "evidence-only"),
+                             key=lambda r: r.entry.result.overall.auroc)
+    assert best_evidence_only.standing.tier_rank[0] == 1
+    # The tests separate det3 (1k) from every other method: det1 is not first in the track, but first in its tier;
+    # det2 ranks second in both.
+    assert best_evidence_only.entry.slug == "det1" and rows["det1"].standing.rank[0] == 2
+    assert rows["det3"].standing.tier_rank == (1, 1) and rows["det2"].standing.tier_rank == (2, 2)
+    html = files["index.html"].decode()
+    assert '<th scope="col" class="col-tier"' in html and ">Budget tier<" in html
+    cells = dict(re.findall(r'<tr data-slug="(det\d)".*?<td class="col-tier">(.*?)</td>', html, re.S))
+    assert cells[best_evidence_only.entry.slug] == 'evidence-only<span class="sub">rank 1–2 in tier</span>'  # det0 and det1 not separated
+    assert cells["det3"].startswith("1k<span")
+    # Measured cost in the queries column, with what the requests added.
+    assert re.search(r'data-slug="det3".*?<td class="col-queries num"><span class="val" title="evidence read 480, '
+                     r'teacher requests 500">980</span><span class="ci">480 evidence \+ 500 asked</span>', html, re.S)
+    # The rows sort by tier (then rank in the tier), without JavaScript too.
+    tier_sorted = files["views/synth-dev/all_none_tier_asc.html"].decode()
+    order = _rows(tier_sorted)
+    assert [rows[s].entry.budget.value for s in order] == sorted((rows[s].entry.budget.value for s in order),
+                                                                 key=lambda b: b != "evidence-only")
+    rows_csv = list(csv.DictReader(io.StringIO(files["downloads/leaderboard.csv"].decode())))
+    assert {r["method"]: (r["budget"], r["queries_per_pair"], r["request_queries_per_pair"]) for r in rows_csv}["det3"] \
+        == ("1k", "980", "500.0")
+
+
+def test_method_page_and_cost_plot_show_the_measured_cost(tiered):
+    _, _, files = tiered
+    method = files["methods/det3.html"].decode()
+    assert "<dt>Budget tier</dt><dd>1k (at most 1,000 queries a pair, evidence read plus requests)" in method
+    assert ("<strong>980</strong> queries, measured by the harness (every model of the pair, mean per pair): 480 from "
+            "the probe evidence read, 500 asked of the teacher; 5,000 tokens generated or scored by requests, 1.0 "
+            "requests; at most 980 on one pair") in method
+    assert "<dt>Rank in its tier</dt><dd><strong>" in method
+    assert ", none asked; at most 96 on one pair" in files["methods/det1.html"].decode()
+    index = files["index.html"].decode()
+    assert "measured by the harness: queries to every model of the pair" in index
+    assert "what a submission declares" not in index and "student queries" not in index
+    # The tier is the marker's shape: a square for 1k, a circle for evidence-only.
+    assert re.search(r'<rect[^>]*><title>det3: AUROC [0-9.]+, 980 queries per pair, tier 1k', index)
+    assert re.search(r'<circle[^>]*><title>det1: AUROC [0-9.]+, 96 queries per pair, tier evidence-only', index)
+    assert "queries per pair, measured (log scale)" in index
+
+
+def test_unmeasured_cost_is_not_shown_as_zero_and_a_declared_tier_is_used(tiered, tmp_path):
+    """A submission's entry takes its queries from the results (measured), never from its metadata: without a
+    measured cost it shows n/a, and its tier is the one its submission.yaml declares."""
+    from distillbench.publish.entries import read_submission_results, submission_entries
+
+    results, _, _ = tiered
+    meta = _meta(slug="asker", cost={"budget": "10k", "cpu_seconds_per_pair": 1.0})
+    dets = [d.model_copy(update={"cost": None, "queries_per_pair": None}) if d.detector == "det0" else d
+            for d in results.detectors]
+    record = _submission_results(results.model_copy(update={"detectors": dets}), "det0", meta,
+                                 "dev", "2026-01-02T00:00:00+00:00")
+    path = tmp_path / "asker" / "1.0.0-dev.json"
+    write_results(path, record, salt=SALT)
+    entry = read_submission_results(path, "leaderboard/results/asker/1.0.0-dev.json", SALT)
+    assert entry.queries_per_pair is None and entry.budget.value == "10k"
+    board = make_board([entry], "synth", "dev")
+    files = render_site(dataclasses.replace(_tiny_inputs(), entries=[entry]))
+    html = files["index.html"].decode()
+    assert '<td class="col-queries num"><span class="na" title="not measured' in html
+    assert "No method on this leaderboard has a measured query cost yet" in html
+    assert board.tracks["black-box"][0].standing.tier_rank == (1, 1)
+    # A results file from before cost was measured (its metadata declares queries_per_pair) is skipped, one line.
+    data = json.loads(path.read_text())
+    data["submission"]["cost"] = {"queries_per_pair": 0, "cpu_seconds_per_pair": 1.0, "gpu": False}
+    (tmp_path / "old" / "old").mkdir(parents=True)
+    (tmp_path / "old" / "old" / "1.0.0-dev.json").write_text(json.dumps(data))
+    got, skipped = submission_entries([(tmp_path / "old", "leaderboard/results")], SALT)
+    assert got == [] and skipped == [
+        "skipped leaderboard/results/old/1.0.0-dev.json: a submission results file from before cost was measured (its "
+        "metadata declares `cost.queries_per_pair`, which the harness now measures); regenerate it with the current "
+        "benchmark (`distillbench rerun`)"]
+
+
+def _tiny_inputs():
+    from distillbench.publish.build import Changelog, SiteInputs
+    from distillbench.publish.suites import SuiteInfo
+
+    info = SuiteInfo(name="synth", description="Synthetic.", splits={"dev": (0, 0)}, conditions=[], models=[],
+                     dataset_card=None, dataset_card_source=None, registry=None, registry_source=None)
+    return SiteInputs(entries=[], suites=[info], contributing=None, readmes={}, changelog=Changelog(versions=[]))
 
 
 # -- in a browser --------------------------------------------------------------------------------------------------

@@ -13,11 +13,12 @@ import yaml
 from conftest import run_cli
 from hostile import BASE_META, write_submission
 
+from distillbench.detect.base import EVIDENCE_KINDS
 from distillbench.detect.registry import available
 from distillbench.errors import DistillBenchError
 from distillbench.submission.folder import MAX_FILE_BYTES, SubmissionInvalid, load_submission
 from distillbench.submission.scaffold import new_submission
-from distillbench.submission.schema import json_schema_text
+from distillbench.submission.schema import json_schema_text, parse_meta
 
 REPO = Path(__file__).resolve().parents[1]
 DETECTOR = ("class Hostile:\n    name = 'hostile'\n    access = 'black-box'\n    summary = 'x'\n"
@@ -74,12 +75,11 @@ def test_top_level_must_be_a_mapping(tmp_path):
 
 def test_wrong_types_name_the_field_and_value(tmp_path):
     folder = _with(tmp_path, seeds=["abc"], track="grey-box",
-                   cost={"queries_per_pair": "many", "cpu_seconds_per_pair": -1})
+                   cost={"budget": "many", "cpu_seconds_per_pair": -1})
     assert _problems(folder) == [
         "submission.yaml: field `track`: Input should be 'black-box', 'gray-box', 'white-box' or 'teacher-side'; "
         "got 'grey-box'",
-        "submission.yaml: field `cost.queries_per_pair`: Input should be a valid integer, unable to parse string as "
-        "an integer; got 'many'",
+        "submission.yaml: field `cost.budget`: Input should be 'evidence-only', '1k', '10k' or '100k'; got 'many'",
         "submission.yaml: field `cost.cpu_seconds_per_pair`: Input should be greater than or equal to 0; got -1",
         "submission.yaml: field `seeds.0`: Input should be a valid integer, unable to parse string as an integer; "
         "got 'abc'",
@@ -239,8 +239,41 @@ def test_an_impossible_yaml_date_is_text_not_a_traceback(tmp_path):
 
 
 def test_infinite_cost_is_refused(tmp_path):
-    folder = _with(tmp_path, cost={"queries_per_pair": 0, "cpu_seconds_per_pair": float("inf")})
+    folder = _with(tmp_path, cost={"budget": "evidence-only", "cpu_seconds_per_pair": float("inf")})
     assert "submission.yaml: field `cost.cpu_seconds_per_pair`: Input should be a finite number; got inf" in _problems(folder)
+
+
+def test_budget_tier_defaults_to_evidence_only_and_takes_the_tiers(tmp_path):
+    from distillbench.query.meter import Budget
+
+    assert parse_meta(yaml.safe_dump({**BASE_META, "cost": {"cpu_seconds_per_pair": 1}}))[0].cost.budget \
+        is Budget.EVIDENCE_ONLY
+    for tier in Budget:
+        meta, problems = parse_meta(yaml.safe_dump({**BASE_META, "cost": {"budget": tier.value, "cpu_seconds_per_pair": 1}}))
+        assert problems == [] and meta.cost.budget is tier
+
+
+def test_declared_queries_per_pair_is_one_clear_error(tmp_path):
+    """Cost used to be declared; now the harness measures it. An old submission.yaml is told what replaced the field,
+    once, not "unknown field"."""
+    folder = _with(tmp_path, cost={"queries_per_pair": 0, "cpu_seconds_per_pair": 0.01})
+    assert _problems(folder) == [
+        "submission.yaml: field `cost.queries_per_pair` is no longer declared: the harness measures what every pair "
+        "costs (evidence read plus requests, all models of the pair); remove it and declare `cost.budget`, the query "
+        "budget tier, instead: one of evidence-only, 1k, 10k, 100k (evidence-only when the detector asks no model "
+        "anything)"]
+    # Alongside a budget, and with other problems: still one line for the retired field.
+    folder = _with(tmp_path, slug="bad-two", cost={"queries_per_pair": 400, "budget": "1k", "cpu_seconds_per_pair": 0.01},
+                   seeds=["x"])
+    problems = _problems(folder)
+    assert sum("queries_per_pair" in p for p in problems) == 1 and len(problems) == 2, problems
+
+
+def test_committed_submissions_declare_a_tier_not_queries():
+    for path in sorted((REPO / "submissions").glob("*/submission.yaml")):
+        meta, problems = parse_meta(path.read_text())
+        assert problems == [], (path, problems)
+        assert "queries_per_pair" not in path.read_text(), path
 
 
 def test_cli_reports_malformed_yaml_on_one_line_without_a_traceback(tmp_path, capsys):
@@ -325,8 +358,8 @@ def test_unparsable_python_is_a_problem_not_a_crash(tmp_path):
     (GOOD + "\n\ndef make():\n    pass\n", {"entry_point": "detector:make"},
      "entry_point `detector:make`: module 'detector' defines 'make' as a function; expected a class"),
     (GOOD.replace('frozenset({"generations"})', 'frozenset({"generations", "telepathy"})'), {},
-     "entry_point `detector:Good`: Good.uses holds 'telepathy'; expected a set of evidence kinds from generations, "
-     "hidden, logliks"),
+     "entry_point `detector:Good`: Good.uses holds 'telepathy'; expected a set of evidence kinds from "
+     + ", ".join(sorted(EVIDENCE_KINDS))),
     (GOOD, {"track": "gray-box"}, "entry_point `detector:Good`: the class declares access 'black-box' but "
                                   "submission.yaml declares track 'gray-box'; they must match"),
     (GOOD.replace("    uses: ClassVar[frozenset[str]] = frozenset({\"generations\"})\n", "").replace("def score", "def scor"),
@@ -348,7 +381,7 @@ def test_a_class_imported_from_distillbench_or_the_folder_is_followed(tmp_path):
     (folder / "pkg" / "impl.py").write_text(GOOD.replace("from helpers import mean_length\n", "").replace(
         "from . import sibling  # relative: the folder's own\n", "").replace('{"generations"}', '{"telepathy"}'))
     assert _problems(folder) == ["entry_point `detector:Mine`: Good.uses holds 'telepathy'; expected a set of evidence "
-                                 "kinds from generations, hidden, logliks"]
+                                 "kinds from " + ", ".join(sorted(EVIDENCE_KINDS))]
 
 
 def test_every_static_problem_is_listed_in_one_error(tmp_path):

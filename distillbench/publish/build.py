@@ -170,6 +170,14 @@ def _ci_parts(name: str, ci: tuple[float, float] | None) -> dict:
     return {f"{name}_ci_low": ci[0] if ci else None, f"{name}_ci_high": ci[1] if ci else None}
 
 
+def _cost_parts(e: Entry) -> dict:
+    """The measured cost breakdown, flat for a CSV row (None where the results predate the metering)."""
+    c = e.result.cost
+    return {"evidence_queries_per_pair": c.evidence_queries_per_pair if c else None,
+            "request_queries_per_pair": sum(c.request_queries_per_pair.values()) if c else None,
+            "tokens_per_pair": c.tokens_per_pair if c else None}
+
+
 def _download_rows(boards: list[BoardPage]) -> list[dict]:
     rows = []
     for page in boards:
@@ -187,7 +195,9 @@ def _download_rows(boards: list[BoardPage]) -> list[dict]:
                     "fpr_at_p05": cal.fpr_at_p05, "n_negatives_with_p": cal.n_negatives_with_p,
                     "fpr_at_p05_calibrated_low": cal.expected_range[0] if cal.expected_range else None,
                     "fpr_at_p05_calibrated_high": cal.expected_range[1] if cal.expected_range else None,
-                    "queries_per_pair": e.queries_per_pair, "n_pairs": o.n_pairs, "n_positive": o.n_positive,
+                    "queries_per_pair": e.queries_per_pair, "budget": e.budget.value,
+                    "tier_rank_best": r.standing.tier_rank[0], "tier_rank_worst": r.standing.tier_rank[1],
+                    **_cost_parts(e), "n_pairs": o.n_pairs, "n_positive": o.n_positive,
                     "degenerate": e.result.degenerate, "licence": e.licence,
                     "open_source": e.open_source, "trained_on_benchmark": e.trained_on_benchmark, "origin": e.origin,
                     "source_file": e.source_file,

@@ -34,6 +34,8 @@ class Standing:
     rank: tuple[int, int]  # (best, worst) within the track
     tie: str | None  # tie-group label within the track ("A", "B", ...) when the group holds two or more methods
     source: Source  # "paired": from the tests run here; "file": from the entry's own results file
+    # (best, worst) among the methods of the same track and budget tier, by the same rule from the same tests
+    tier_rank: tuple[int, int] = (1, 1)
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,25 @@ def _tie_labels(entries: list[Entry], groups: dict[str, tuple], ranks: dict[str,
     return labels
 
 
+def _tier_ranks(entries: list[Entry], comparisons: list[Comparison]) -> dict[str, tuple[int, int]]:
+    """Each method's rank range among the methods of its track and budget tier: the track ranks' rule
+    (`score.paired._ranks`: 1 + methods significantly better, to those not significantly worse) applied to the same
+    comparisons, restricted to the tier. Significance stays Holm-corrected over the whole track, so a rank in the tier
+    never separates two methods the track's ranks do not."""
+    tier = {e.slug: (e.track, e.budget) for e in entries}
+    better: dict[str, set[str]] = {e.slug: set() for e in entries}
+    for c in comparisons:
+        if c.significant and c.a in tier and c.b in tier and tier[c.a] == tier[c.b]:
+            hi, lo = (c.a, c.b) if c.diff > 0 else (c.b, c.a)
+            better[lo].add(hi)
+    out = {}
+    for e in entries:
+        members = [o.slug for o in entries if tier[o.slug] == tier[e.slug]]
+        worse = sum(e.slug in better[o] for o in members)
+        out[e.slug] = (1 + len(better[e.slug]), len(members) - worse)
+    return out
+
+
 def board_stats(entries: list[Entry]) -> BoardStats:
     """Standings, comparisons and resolution for the entries of one suite split (one entry per method)."""
     with_pairs = [e for e in entries if e.pairs]
@@ -184,7 +205,9 @@ def board_stats(entries: list[Entry]) -> BoardStats:
             resolution = rest[0].file_resolution
             resolution_source = f"from {rest[0].source_file}, the results file all these methods were scored in"
     ties = _tie_labels(entries, groups, ranks)
-    standings = {e.slug: Standing(rank=ranks[e.slug], tie=ties[e.slug], source=sources[e.slug]) for e in entries}
+    in_tier = _tier_ranks(entries, comparisons)
+    standings = {e.slug: Standing(rank=ranks[e.slug], tie=ties[e.slug], source=sources[e.slug],
+                                 tier_rank=in_tier[e.slug]) for e in entries}
     return BoardStats(standings=standings, comparisons=comparisons, resolution=resolution,
                       compared=tuple(e.slug for e in compared), n_pairs=n_pairs, n_teachers=n_teachers,
                       resolution_source=resolution_source, not_compared=not_compared)

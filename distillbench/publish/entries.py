@@ -18,7 +18,8 @@ templates, plots and tables see only `Entry`.
 Why left out rather than marked: a mark is one word on a page next to numbers that look like everyone else's; an
 entry nobody can check has no place on a leaderboard. A results file written under an older results schema (`schema_version` below `RESULTS_SCHEMA_VERSION`) cannot be
 shown next to current ones (its intervals, ranks and per-condition rows mean something else): it is skipped with
-one line saying so, never half-read, and the build goes on.
+one line saying so, never half-read, and the build goes on; so is a submission results file from before the harness
+measured cost (its metadata declares `cost.queries_per_pair`).
 
 Every string that came from a submission stays a plain string here; the templates escape it.
 """
@@ -35,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from distillbench.errors import DistillBenchError
 from distillbench.files import read_model
+from distillbench.query.meter import Budget
 from distillbench.score.results import RESULTS_SCHEMA_VERSION, Comparison, DetectorResult, Resolution, Results
 from distillbench.submission.results import PUBLIC_SALT_ID, SubmissionResults, all_results, check_signature, salt_id
 
@@ -103,8 +105,12 @@ class Entry(_Strict):
     licence: str
     trained_on_benchmark: bool
     trained_details: str
-    # Student queries per pair: the evidence a built-in detector reads (detect.cost), or what a submission declares.
+    # Queries one pair cost, measured by the harness for every entry (built-in or submitted): evidence read +
+    # requests, all models of the pair, the mean per pair; None when its results file predates measurement. 0 only
+    # for a method that reads no evidence and asks nothing.
     queries_per_pair: int | None
+    # The budget tier the site ranks within: what the run was metered under, else what the submission declares.
+    budget: Budget = Budget.EVIDENCE_ONLY
     reproduce: str  # the commands that recompute this entry
     source_file: str  # where the results were read: `workspace/...` in the workspace, else in the repository
     code_commit: str | None  # the benchmark's git commit that computed the results, when recorded
@@ -179,6 +185,20 @@ def check_schema(path: Path, shown: str, what: str, nested: str | None = None) -
                         f"{RESULTS_SCHEMA_VERSION}; regenerate it with the current benchmark")
 
 
+def check_declared_cost(path: Path, shown: str) -> None:
+    """Raise `OldSchema` for a submission results file whose metadata declares `cost.queries_per_pair`: written before
+    the harness measured cost, it holds no measured cost and its metadata no budget tier (the current schema refuses
+    the field, and its signature covers it)."""
+    try:
+        cost = json.loads(path.read_bytes())["submission"]["cost"]
+    except (ValueError, AttributeError, KeyError, TypeError, UnicodeDecodeError):
+        return
+    if isinstance(cost, dict) and "queries_per_pair" in cost:
+        raise OldSchema(f"skipped {shown}: a submission results file from before cost was measured (its metadata "
+                        "declares `cost.queries_per_pair`, which the harness now measures); regenerate it with the "
+                        "current benchmark")
+
+
 def _registry_text(detector: str) -> tuple[str, str]:
     """(summary, description) of a registered detector; empty when it is no longer registered."""
     import inspect
@@ -210,7 +230,7 @@ def builtin_entries(results: Results, source_file: str) -> list[Entry]:
             origin="built-in", summary=summary, description=description,
             authors=["DistillBench maintainers"], contact=None, links=[], licence=REPOSITORY_LICENCE,
             trained_on_benchmark=False, trained_details="",
-            queries_per_pair=r.queries_per_pair,
+            queries_per_pair=r.queries_per_pair, budget=r.cost.budget if r.cost is not None else Budget.EVIDENCE_ONLY,
             reproduce=f"distillbench run --suite {results.suite} --detector {r.detector}",
             source_file=source_file, code_commit=None, hash_check="none", readme=None,
             manifest_sha256=results.manifest_sha256, result=r, roc=roc_points(points), pairs=points,
@@ -266,7 +286,9 @@ def submission_entry(record: SubmissionResults, source_file: str, hash_check: st
         description=meta.description, authors=[f"{a.name} ({a.affiliation})" for a in meta.authors],
         contact=meta.contact, links=links, licence=meta.license,
         trained_on_benchmark=meta.benchmark_data.trained_or_tuned, trained_details=meta.benchmark_data.details,
-        queries_per_pair=meta.cost.queries_per_pair, reproduce=reproduce, source_file=source_file,
+        queries_per_pair=result.queries_per_pair,
+        budget=result.cost.budget if result.cost is not None else meta.cost.budget, reproduce=reproduce,
+        source_file=source_file,
         code_commit=commit, hash_check=hash_check, readme=meta.readme, manifest_sha256=record.manifest_sha256,
         result=result, roc=roc_points(points) if points else [], pairs=points,
         file_comparisons=_own_comparisons(record.metrics, result.detector), file_resolution=record.metrics.resolution,
@@ -280,6 +302,7 @@ def read_submission_results(path: Path, shown: str, salt: bytes | None = None) -
     right salt was edited by hand and stops the build: the site never publishes numbers the benchmark did not write.
     """
     check_schema(path, shown, "submission results file", nested="metrics")
+    check_declared_cost(path, shown)
     record = read_model(path, SubmissionResults, "results file")
     if record.status == "local":
         raise Unpublishable(f"not published: {shown} is a local result (`distillbench submission run`); only the "

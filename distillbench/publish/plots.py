@@ -231,9 +231,25 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return sorted(front, key=lambda i: (points[i][0], -points[i][1], i))
 
 
+# One marker per budget tier, so a point says which tier it was ranked in, in grey too.
+TIER_MARKERS = {"evidence-only": "circle", "1k": "square", "10k": "diamond", "100k": "triangle"}
+
+
+def _marker(shape: str, cx: float, cy: float, body: str, **attrs: object) -> str:
+    r = 5.0
+    if shape == "circle":
+        return _el("circle", body, cx=_n(cx), cy=_n(cy), r=_n(r), **attrs)
+    if shape == "square":
+        side = _n(2 * r - 1)
+        return _el("rect", body, x=_n(cx - r + 0.5), y=_n(cy - r + 0.5), width=side, height=side, **attrs)
+    corners = ([(0, -r - 1), (r + 1, 0), (0, r + 1), (-r - 1, 0)] if shape == "diamond"
+               else [(0, -r - 1), (r + 0.5, r - 0.5), (-r - 0.5, r - 0.5)])
+    return _el("polygon", body, points=" ".join(f"{_n(cx + dx)},{_n(cy + dy)}" for dx, dy in corners), **attrs)
+
+
 def cost_plot(uid: str, entries: list[Entry], title: str) -> Markup | None:
-    """AUROC versus queries per pair (log scale, 0 at the left edge) with the Pareto front; None when no
-    entry declares its cost."""
+    """AUROC versus queries per pair, measured by the harness (log scale, 0 at the left edge), the budget tier as
+    the marker's shape, with the Pareto front; None when no entry has a measured cost."""
     placed = [e for e in entries if e.queries_per_pair is not None]
     if not placed:
         return None
@@ -257,7 +273,8 @@ def cost_plot(uid: str, entries: list[Entry], title: str) -> Markup | None:
     if lo_a <= 0.5:
         body.append(_el("line", x1=_n(left), y1=_n(y(0.5)), x2=_n(left + w), y2=_n(y(0.5)), stroke="#999",
                         stroke_dasharray="3 3"))
-    body.append(_text(left + w / 2, top + h + 30, "student queries per pair (log scale)", text_anchor="middle", fill="#333"))
+    body.append(_text(left + w / 2, top + h + 30, "queries per pair, measured (log scale)", text_anchor="middle",
+                      fill="#333"))
     body.append(_text(12, top + h / 2, "AUROC", text_anchor="middle", fill="#333", transform=f"rotate(-90 12 {_n(top + h / 2)})"))
     pts = [(float(e.queries_per_pair), e.result.overall.auroc) for e in placed]
     front = pareto_front(pts)
@@ -274,16 +291,18 @@ def cost_plot(uid: str, entries: list[Entry], title: str) -> Markup | None:
     for i, e in enumerate(placed):
         on = i in front
         cx, cy = x(pts[i][0]), y(pts[i][1])
-        tip = f"{e.name}: AUROC {pts[i][1]:.3f}, {e.queries_per_pair} queries per pair" + (" (Pareto front)" if on else "")
-        body.append(_el("circle", _el("title", _esc(tip)), cx=_n(cx), cy=_n(cy), r="5",
-                        fill="#0072B2" if on else "#fff", stroke="#0072B2", stroke_width="2"))
+        tip = (f"{e.name}: AUROC {pts[i][1]:.3f}, {e.queries_per_pair:,} queries per pair, tier {e.budget.value}"
+               + (" (Pareto front)" if on else ""))
+        body.append(_marker(TIER_MARKERS[e.budget.value], cx, cy, _el("title", _esc(tip)),
+                            fill="#0072B2" if on else "#fff", stroke="#0072B2", stroke_width="2"))
         body.append(_text(cx + 8, cy - 6, str(i + 1), fill="#222", font_weight="bold"))
         # The name is shortened first, so the numbers always show.
-        tail = f": {pts[i][1]:.2f} at {e.queries_per_pair:,} queries"
+        tail = f": {pts[i][1]:.2f} at {e.queries_per_pair:,} queries ({e.budget.value})"
         name = _short(e.name, max(8, int(w / CHAR_W) - len(tail) - 4))
         body.append(_text(left, legend_top + 18 * i, f"{i + 1}. {name}{tail}", fill="#222"))
     height = legend_top + 18 * len(placed)
-    desc = "; ".join(f"{e.name}: AUROC {p[1]:.3f} at {e.queries_per_pair} queries per pair" for e, p in zip(placed, pts))
+    desc = "; ".join(f"{e.name}: AUROC {p[1]:.3f} at {e.queries_per_pair:,} queries per pair, tier {e.budget.value}"
+                     for e, p in zip(placed, pts))
     return _svg(uid, left + w + 28, height, title, desc, body)
 
 

@@ -43,7 +43,14 @@ COLUMNS: tuple[Column, ...] = (
     Column("calib", "FPR at p<0.05", "asc", "calibration: share of non-distilled pairs the method's own p-values call "
                                             "significant at 0.05, among those it gave a p-value for, and the range a "
                                             "calibrated method would show with this many (clustered) negatives"),
-    Column("queries", "Queries per pair", "asc", "student queries per pair: the evidence a built-in reads, or what a submission declares"),
+    Column("queries", "Queries per pair", "asc", "what one pair cost, measured by the harness: queries to every "
+                                                 "model of the pair, the probe evidence the method reads plus the "
+                                                 "requests it sends, mean per pair (0: it reads nothing and asks "
+                                                 "nothing)"),
+    Column("tier", "Budget tier", "asc", "the query budget the method ran under (evidence-only: it asks no model "
+                                         "anything; 1k, 10k, 100k: the most queries a pair may cost), and its rank "
+                                         "among the methods of its track in that tier, by the rule and the paired "
+                                         "tests of the track's ranks: compare methods within a tier"),
     Column("status", "Status", "asc", "verified: maintainers re-ran this version on the hidden test split; dev only: "
                                       "scored on the public dev split"),
     Column("date", "Date", "desc", "when the results were computed"),
@@ -150,7 +157,7 @@ def _positions(values: list) -> list[int | None]:
     return [None if v is None else index[v] for v in values]
 
 
-def _sort_values(e: Entry, verified: bool) -> dict[str, object]:
+def _sort_values(e: Entry, verified: bool, standing: Standing) -> dict[str, object]:
     o = e.result.overall
     return {
         "method": (e.name.casefold(), e.slug),
@@ -159,6 +166,7 @@ def _sort_values(e: Entry, verified: bool) -> dict[str, object]:
         "coverage": e.result.coverage,
         "calib": e.result.calibration.fpr_at_p05,
         "queries": e.queries_per_pair,
+        "tier": (e.budget.rank, standing.tier_rank, -o.auroc),
         "status": 0 if verified else 1,
         "date": e.date,
         "version": (version_key(e.version), version_key(e.benchmark_version)),
@@ -187,7 +195,7 @@ def make_board(entries: list[Entry], suite: str, split: str) -> Board:
         members = [(e, v, stats.standings[e.slug]) for e, v in chosen if e.track == track]
         # Within a shared rank range the order is by AUROC, for reading only: the rank column says they are tied.
         ranked = sorted(members, key=lambda m: (m[2].rank, -m[0].result.overall.auroc, m[0].name.casefold(), m[0].slug))
-        values = [_sort_values(e, v) for e, v, _ in ranked]
+        values = [_sort_values(e, v, s) for e, v, s in ranked]
         orders: dict[str, list[int | None]] = {"rank": list(range(len(ranked)))}
         for col in COLUMN_KEYS[1:]:
             orders[col] = _positions([v[col] for v in values])

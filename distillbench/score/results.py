@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_serializer
 
 from distillbench.detect.runner import VerdictFile
 from distillbench.errors import DistillBenchError
 from distillbench.evidence.view import opaque_pair_id
 from distillbench.fingerprint import sha256_file, sha256_json, versions
+from distillbench.query.meter import CostSummary
 from distillbench.score.calibration import Calibration, calibration
 from distillbench.score.comparator import ConditionRow, condition_kinds, condition_rows, negative_type
 from distillbench.score.jackknife import LEVEL, auroc_leave_one_out, cluster_codes, jackknife_ci, present
@@ -79,8 +80,20 @@ class DetectorResult(_Strict):
     tie_group: int  # 1-based within its track; detectors the tests do not separate share a group
     conditions: dict[str, ConditionRow]
     calibration: Calibration
-    queries_per_pair: int | None = None  # student queries per pair (see detect.cost); None when not known
+    # Queries one pair cost, measured by the harness (`query.meter`): evidence read + requests, all models of the
+    # pair, the mean per pair, rounded; None when not measured. `cost` breaks it down, with the budget tier.
+    queries_per_pair: int | None = None
+    cost: CostSummary | None = None
     verdicts_sha256: str
+
+    @model_serializer(mode="wrap")
+    def _omit_unmeasured_cost(self, handler):  # noqa: ANN001, ANN202
+        # Results signed before `cost` existed hash the metrics without it: a missing summary is left out so their
+        # signatures still verify.
+        out = handler(self)
+        if self.cost is None:
+            out.pop("cost", None)
+        return out
 
 
 class PairScore(_Strict):
@@ -181,7 +194,7 @@ def score(manifest: Manifest, manifest_path: Path, verdict_files: list[VerdictFi
             # With no scored negative there is no threshold to state; the largest score flags nothing.
             threshold_5pct_fpr=thr if np.isfinite(thr) else float(np.max(s[used], initial=0.0)), conditions=conditions,
             calibration=calibration(p[neg], teachers[neg], types[neg], ALPHA),
-            queries_per_pair=vf.queries_per_pair,
+            queries_per_pair=vf.queries_per_pair, cost=vf.cost,
             verdicts_sha256=sha256_json(vf.model_dump(mode="json", exclude={"seconds"})),
         ))
         scores_for_tests[vf.detector], scored_for_tests[vf.detector], tracks[vf.detector] = s, used, vf.access
@@ -237,6 +250,7 @@ def ranked_table(results: Results, only: list[str] | None = None) -> str:
             "coverage": f"{r.coverage:.2f}",
             "TPR@1%": f"{r.overall.tpr_at_1pct_fpr:.2f}", "TPR@5%": f"{r.overall.tpr_at_5pct_fpr:.2f}",
             "FPR@p<.05 (calibrated range)": fpr,
+            "budget": r.cost.budget.value if r.cost is not None else "n/a",
             "queries": "n/a" if r.queries_per_pair is None else r.queries_per_pair,
             "failed": r.n_failed, "note": r.degenerate or "",
         })

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict
 
 from distillbench.errors import DistillBenchError
 from distillbench.files import read_model, write_model
+from distillbench.query.meter import MAX_CALLS, Budget, CostSummary
 from distillbench.score.paired import Resolution
 from distillbench.score.results import Results
 from distillbench.submission.sandbox import Limits
@@ -113,6 +114,31 @@ def _band(x: float | None) -> float | None:
     return None if x is None else round(round(x / CONDITION_BAND) * CONDITION_BAND, 4)
 
 
+def _sig(x: float) -> float:
+    """One significant figure (0.0034 -> 0.003, 487 -> 500): a cost a detector's own requests drive, coarsened."""
+    if x <= 0:
+        return 0.0
+    step = 10 ** math.floor(math.log10(x))
+    return float(f"{round(x / step) * step:.6g}")
+
+
+def disclose_cost(cost: CostSummary | None) -> CostSummary | None:
+    """A run's measured cost as the test split publishes it. Cost says nothing about labels, but the requests a
+    detector sends are its own choice on the hidden evidence, so what they drive (requests by role, tokens, calls, the
+    largest pair) is published to one significant figure; the tier is declared and the evidence read is fixed by
+    the split's design and the detector's `uses`; how many answers came from the cache says nothing about the
+    method and is withheld."""
+    if cost is None:
+        return None
+    requests = {role: _sig(q) for role, q in cost.request_queries_per_pair.items()}
+    evidence = float(round(cost.evidence_queries_per_pair))
+    return cost.model_copy(update={
+        "evidence_queries_per_pair": evidence, "request_queries_per_pair": requests,
+        "queries_per_pair": round(evidence + sum(requests.values()), 6),
+        "max_queries_per_pair": int(_sig(cost.max_queries_per_pair)), "tokens_per_pair": _sig(cost.tokens_per_pair),
+        "calls_per_pair": _sig(cost.calls_per_pair), "model_calls": None})
+
+
 def disclose(metrics: Results, pairs: list) -> Results:  # noqa: ANN001 (manifest PairRecords of the split)
     """The test split's metrics as the disclosure policy publishes them (module docstring, docs/disclosure.md).
 
@@ -142,8 +168,10 @@ def disclose(metrics: Results, pairs: list) -> Results:  # noqa: ANN001 (manifes
             "fpr_at_p05": _r(cal.fpr_at_p05), "expected_range": _ci(cal.expected_range),
             "within_teacher_correlation": _r(cal.within_teacher_correlation), "by_negative_type": {},
             "by_teacher": {}})
+        cost = disclose_cost(r.cost)
         detectors.append(r.model_copy(update={
-            "overall": overall, "conditions": conditions, "calibration": calibration,
+            "overall": overall, "conditions": conditions, "calibration": calibration, "cost": cost,
+            "queries_per_pair": round(cost.queries_per_pair) if cost is not None else r.queries_per_pair,
             "threshold_5pct_fpr": 0.0,  # withheld: a score the detector chose could name the pair at the threshold
             "verdicts_sha256": "",  # withheld: a hash of detector-written scores can be brute-forced from few choices
         }))
@@ -157,11 +185,13 @@ def disclosed_bits(record: SubmissionResults) -> float:
     the number of distinct records `disclose` can publish for one submission on one split (every field that can
     vary with the labels or the evidence, counted with all the values it can take; fields fixed by the design, the
     submission or the maintainers count zero). Whatever a detector does, one verified run carries at most this."""
-    return sum(disclosed_bits_for(record.n_pairs, len(r.conditions)) for r in record.metrics.detectors)
+    return sum(disclosed_bits_for(record.n_pairs, len(r.conditions), r.cost.budget if r.cost else Budget.EVIDENCE_ONLY)
+               for r in record.metrics.detectors)
 
 
-def disclosed_bits_for(n_pairs: int, n_conditions: int) -> float:
-    """`disclosed_bits` of one detector's record on a split of `n_pairs` pairs and `n_conditions` conditions."""
+def disclosed_bits_for(n_pairs: int, n_conditions: int, budget: Budget = Budget.EVIDENCE_ONLY) -> float:
+    """`disclosed_bits` of one detector's record on a split of `n_pairs` pairs and `n_conditions` conditions, for a
+    detector of budget tier `budget`."""
     grid = math.log2(10**DISCLOSURE_DECIMALS + 1)  # a number in [0, 1] to two decimals
     interval = math.log2((10**DISCLOSURE_DECIMALS + 1) ** 2 + 1)  # two of them, or None
     band = math.log2(1 / CONDITION_BAND + 2)  # a quarter, or None
@@ -171,7 +201,20 @@ def disclosed_bits_for(n_pairs: int, n_conditions: int) -> float:
             + 4 * grid + math.log2(10**DISCLOSURE_DECIMALS + 2)  # auroc, tpr at 1% and 5%, correlation; fpr or None
             + 3 * interval  # auroc_ci, tpr_at_5pct_fpr_ci, calibration.expected_range
             + math.log2(6)  # degenerate: None or one of its five reasons
-            + band * n_conditions)  # one banded number per condition
+            + band * n_conditions  # one banded number per condition
+            + _cost_bits(n_pairs, budget))
+
+
+def _cost_bits(n_pairs: int, budget: Budget) -> float:
+    """What `disclose_cost` can say: nothing at `evidence-only` (no requests: the evidence read is fixed by the
+    design and the detector's `uses`), else which roles were asked and six numbers at one significant figure
+    (requests of each of three roles, tokens, calls, the largest pair), each a mean of at most the tier's limit over
+    at least one pair, so on a grid of nine values per decade from 1/n_pairs up."""
+    if budget.queries is None:
+        return 0.0
+    top = max(budget.tokens, budget.queries, MAX_CALLS)
+    decades = math.ceil(math.log10(top * max(1, n_pairs))) + 1
+    return 3 + 6 * math.log2(9 * decades + 1)
 
 
 def results_path(results_dir: Path, slug: str, version: str, split: str) -> Path:

@@ -29,9 +29,12 @@ from distillbench.query.meter import Budget
 SUBMISSION_SCHEMA_VERSION = 1
 SUBMISSION_FILE = "submission.yaml"
 MAX_NESTING = 32  # lists/mappings inside each other; the schema needs 3
-RETIRED_QUERIES = (
-    "`queries_per_pair` is no longer declared: the harness measures what every pair costs (evidence read plus "
-    f"requests, all models); remove it and declare `budget`, the query tier, instead (one of {', '.join(b.value for b in Budget)})")
+# Fields a submission once declared and no longer may: what replaced them, instead of "unknown field".
+RETIRED_FIELDS = {
+    ("cost", "queries_per_pair"): "is no longer declared: the harness measures what every pair costs (evidence read "
+    "plus requests, all models of the pair); remove it and declare `cost.budget`, the query budget tier, instead: "
+    f"one of {', '.join(b.value for b in Budget)} (evidence-only when the detector asks no model anything)",
+}
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$"
 VERSION_RE = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$"
@@ -83,14 +86,6 @@ class Cost(_Strict):
     cpu_seconds_per_pair: float = Field(ge=0, allow_inf_nan=False,
                                         description="declared compute per pair, in seconds on one CPU core")
     gpu: bool = Field(False, description="whether the method needs a GPU")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_declared_queries(cls, data: object) -> object:
-        # Before cost was measured, submissions declared `queries_per_pair`: say what replaced it, not "unknown field".
-        if isinstance(data, dict) and "queries_per_pair" in data:
-            raise ValueError(RETIRED_QUERIES)
-        return data
 
 
 class BenchmarkDataUse(_Strict):
@@ -218,6 +213,8 @@ def describe_errors(exc: ValidationError, where: str) -> list[str]:
         field = _loc(err["loc"])
         if err["type"] == "missing":
             out.append(f"{where}: field `{field}` is required")
+        elif err["type"] == "extra_forbidden" and tuple(err["loc"]) in RETIRED_FIELDS:
+            out.append(f"{where}: field `{field}` {RETIRED_FIELDS[tuple(err['loc'])]}")
         elif err["type"] == "extra_forbidden":
             allowed = ", ".join(_allowed_fields(err["loc"]))
             out.append(f"{where}: unknown field `{field}` (allowed here: {allowed})")
