@@ -3,7 +3,8 @@
     python benchmarks/detectors.py [--suite mini] [--home .distillbench]
 
 Needs the suite built and probed (`distillbench run --suite mini`). Prints one row per detector: seconds to score
-all pairs, seconds to compute its metrics (jackknife intervals included), and the student queries each pair costs.
+all pairs, seconds to compute its metrics (jackknife intervals included), and the queries each pair cost (measured
+by the harness: evidence read + requests, every model; query-based detectors need the suite's models).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import argparse
 import time
 
-from distillbench.detect.cost import queries_per_pair
 from distillbench.detect.registry import available, get_detector
 from distillbench.detect.runner import run_detector
 from distillbench.evidence.view import open_suite_view
@@ -39,7 +39,7 @@ def main() -> None:
         score(manifest, ws.manifest_path(args.suite), [vf])
         t2 = time.perf_counter()
         total += t2 - t0
-        rows.append((name, det.access.value, t1 - t0, t2 - t1, queries_per_pair(det, n_prompts, manifest.pool.n_texts)))
+        rows.append((name, det.access.value, t1 - t0, t2 - t1, vf.queries_per_pair or 0))
     print(f"\n== detectors benchmark: suite {args.suite}, {len(manifest.pairs)} pairs, {n_prompts} probe prompts, "
           f"{manifest.pool.n_texts} pool texts ==")
     print(f"{'detector':26s} {'track':13s} {'detect s':>9s} {'score s':>8s} {'queries/pair':>13s}")
