@@ -51,7 +51,7 @@ class AnswerCache:
         self.db = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, check_same_thread=False)
+            self.db = sqlite3.connect(path, check_same_thread=False, timeout=120)  # runs may share it
             self.db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, answer TEXT NOT NULL)")
         self._libs = _libraries()
 
