@@ -369,9 +369,11 @@ def detect_stage(view: EvidenceView, split: str, submissions_dir: Path, runs_dir
             continue
         hidden = split == "test"
         vf = outcome.verdicts
-        if hidden:  # no detector-written text and no timing leave this stage on the hidden split
+        if hidden:  # no detector-written text, no timing and no per-pair cost (the detector's requests, chosen
+            # after seeing hidden evidence, are a channel) leave this stage on the hidden split; the means stay
             vf = vf.model_copy(update={"seconds": 0.0, "verdicts": [
-                v.model_copy(update={"error": WITHHELD}) if v.error is not None else v for v in vf.verdicts]})
+                v.model_copy(update={"cost": None, **({"error": WITHHELD} if v.error is not None else {})})
+                for v in vf.verdicts]})
         run = StageRun(slug=sub.slug, version=sub.meta.version, submission_sha256=sub.sha256,
                        isolation=outcome.isolation, limits=limits,
                        load_error=(WITHHELD if hidden else outcome.load_error) if outcome.load_error else None,
