@@ -20,7 +20,7 @@ from distillbench.evidence.view import AccessLevel
 from distillbench.paths import Workspace
 from distillbench.query.harness import QueryHarness
 from distillbench.query.meter import MAX_CALLS, Budget, BudgetExceeded, Meter, evidence_queries
-from distillbench.query.requests import ANSWER, Generate, Score, refusal
+from distillbench.query.requests import ANSWER, Generate, Score, Weights, refusal
 from distillbench.submission.execute import run_split
 from distillbench.submission.folder import load_submission
 from distillbench.submission.sandbox import Bubblewrap, Limits
@@ -222,3 +222,78 @@ def test_declared_budget_must_match_the_class(tmp_path, view, sandbox):
     out = run_split(load_submission(folder, review=False), view, "dev", LIMITS, sandbox,
                     harness=QueryHarness(view, None))
     assert out.load_error and "declares budget '10k'" in out.load_error and "cost.budget '1k'" in out.load_error
+
+
+# -- what a shared cache, a malformed line or a backend's words could carry --------------------------------------
+def test_another_untrusted_pairs_entry_is_as_slow_as_computing_it(view, dev_pairs, tmp_path, monkeypatch):
+    """A cache hit on an entry another untrusted pair made is padded to the entry's compute time (a note written in
+    one pair cannot be read by timing in the next); trusted entries and a pair's own are answered at once."""
+    import distillbench.query.harness as harness_module
+
+    slept = []
+    monkeypatch.setattr(harness_module.time, "sleep", slept.append)
+    harness = QueryHarness(view, tmp_path / "answers.sqlite")
+    ask = Generate(model="teacher", prompts=["memo:1:0"], max_new_tokens=2, temperature=0.0)
+    first, second = dev_pairs[0], dev_pairs[1]
+
+    def ask_in(pair, scope):  # noqa: ANN001, ANN202
+        ev = view.pair(pair, AccessLevel.BLACK_BOX, uses=frozenset())
+        return harness.session(pair, ev, AccessLevel.BLACK_BOX, Budget.Q1K, scope=scope).answer(ask)
+
+    a = ask_in(first, "submission-x")  # writes the note
+    assert harness.model_calls == 1 and slept == []
+    assert ask_in(first, "submission-x") == a and slept == []  # its own entry, on a re-run: at once
+    assert ask_in(second, "submission-x") == a and len(slept) == 1 and slept[0] > 0  # another pair: padded
+    assert ask_in(second, None) == a and len(slept) == 2  # trusted code reading an untrusted entry: padded too
+    assert harness.model_calls == 1  # never recomputed
+    trusted = Generate(model="teacher", prompts=["made by trusted code"], max_new_tokens=2, temperature=0.0)
+    ev = view.pair(first, AccessLevel.BLACK_BOX, uses=frozenset())
+    harness.session(first, ev, AccessLevel.BLACK_BOX, Budget.Q1K).answer(trusted)
+    harness.session(second, ev, AccessLevel.BLACK_BOX, Budget.Q1K, scope="submission-y").answer(trusted)
+    assert len(slept) == 2
+
+
+def test_malformed_lines_and_backend_errors_fail_the_pair_not_the_run(view, dev_pairs, tmp_path):
+    pair = dev_pairs[0]
+    ev = view.pair(pair, AccessLevel.WHITE_BOX, uses=frozenset())
+    harness = QueryHarness(view, None)
+    session = harness.session(pair, ev, AccessLevel.WHITE_BOX, Budget.Q10K, scope="s")
+    deep = b'{"kind":"query","request":' + b"[" * 100_000  # json.loads raises RecursionError
+    reply = json.loads(session.answer_line(deep))
+    assert reply["ok"] is False and session.failure.startswith("query refused: malformed request")
+
+    class Broken:
+        def answer(self, request):  # noqa: ANN001, ANN202
+            raise OSError("cannot open /srv/models/t03-seq-25/model.safetensors")
+
+    harness = QueryHarness(view, None, load=lambda name: Broken())
+    session = harness.session(pair, ev, AccessLevel.WHITE_BOX, Budget.Q10K, scope="s")
+    reply = json.loads(session.answer_line(b'{"kind":"query","request":{"kind":"generate","model":"student",'
+                                           b'"prompts":["a"]}}'))
+    assert reply["ok"] is False and "t03" not in reply["error"] and "harness error" in reply["error"]
+    assert "t03-seq-25" in session.failure  # the run's own record keeps the detail
+
+
+def test_oversized_generation_is_refused_before_it_runs(view, dev_pairs):
+    harness = QueryHarness(view, None)
+    pair = dev_pairs[0]
+    ev = view.pair(pair, AccessLevel.BLACK_BOX, uses=frozenset())
+    session = harness.session(pair, ev, AccessLevel.BLACK_BOX, Budget.Q1K)
+    big = Generate(model="student", prompts=["a"] * 256, n=2, max_new_tokens=256)  # 512 queries, 131,072 tokens
+    with pytest.raises(Exception, match=r"allows 100,000 generated \+ scored tokens.*up to 131,072"):
+        session.answer(big)
+    assert harness.model_calls == 0
+
+
+def test_weights_cost_by_the_values_read(view, dev_pairs):
+    harness = QueryHarness(view, None)
+    pair = dev_pairs[0]
+    ev = view.pair(pair, AccessLevel.WHITE_BOX, uses=frozenset())
+    session = harness.session(pair, ev, AccessLevel.WHITE_BOX, Budget.Q1K)
+    names = session.answer(Weights(model="student"))
+    assert names.values == {} and session.cost.request_queries == 1
+    everything = list(names.shapes)
+    got = session.answer(Weights(model="student", names=everything))
+    n = sum(len(v) for v in got.values.values())
+    assert n > 20_000 and session.cost.request_queries == 1 + -(-n // 10_000)
+    assert session.cost.calls == 2

@@ -26,13 +26,20 @@ from distillbench.query.requests import (
 
 
 class Backend(Protocol):
-    def answer(self, request) -> Answer: ...  # noqa: ANN001 (a request model); raises ValueError when it cannot
+    def answer(self, request) -> Answer: ...  # noqa: ANN001 (a request model); raises when it cannot
+
+
+class Unanswerable(ValueError):
+    """A request this model cannot answer, in words about the request alone (safe to show the detector); any other
+    exception a backend raises may name paths or servers and is kept from it (`harness.PairSession.answer`)."""
 
 
 class TransformersBackend:
-    """One local model directory, loaded once, on the CPU (or `device`)."""
+    """One local model directory, loaded once, on the CPU (or `device`). `salt` (the model's fingerprint) goes into
+    every sampling seed, so the same request to two models draws independent samples rather than the same random
+    numbers (which would make two models that share a tokenizer look alike)."""
 
-    def __init__(self, path: Path, device: str = "cpu") -> None:
+    def __init__(self, path: Path, device: str = "cpu", salt: str = "") -> None:
         import torch  # noqa: F401 (imported here: the harness is importable without torch)
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -47,23 +54,35 @@ class TransformersBackend:
             self.tok.pad_token = self.tok.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(path).eval().to(device)
         self.device = device
+        self.salt = salt
         cfg = self.model.config
         self.window = getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None) or 1024
 
     def answer(self, request) -> Answer:  # noqa: ANN001
+        import torch
+
         handler = {"generate": self._generate, "score": self._score, "top_k": self._top_k, "hidden": self._hidden,
                    "weights": self._weights}[request.kind]
-        return handler(request)
+        # One thread: the same numbers on every machine, and no spinning threads fighting the detector's process.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return handler(request)
+        finally:
+            torch.set_num_threads(threads)
 
     # -- requests ---------------------------------------------------------------------------------------------
     def _generate(self, r: Generate) -> GenerateAnswer:
         from distillbench.zoo.sample import sample_completions
 
-        flat = [p for p in r.prompts for _ in range(r.n)]
+        # A prompt longer than the window keeps its last tokens (a learned-position model has no position past it).
+        prompts = [p if len(ids := self._ids(p)) < self.window else self.tok.decode(ids[-(self.window - 1):])
+                   for p in r.prompts]
+        flat = [p for p in prompts for _ in range(r.n)]
         if r.temperature == 0:  # greedy: the n answers are one answer
-            flat = list(r.prompts)
+            flat = list(prompts)
         texts = sample_completions(self.model, self.tok, flat, r.temperature, r.max_new_tokens,
-                                   seed_label=("query", r.seed))
+                                   seed_label=("query", self.salt, r.seed))
         if r.temperature == 0:
             texts = [t for t in texts for _ in range(r.n)]
         generated = sum(len(ids) for ids in self.tok(texts, add_special_tokens=False)["input_ids"]) if texts else 0
@@ -92,7 +111,7 @@ class TransformersBackend:
             ctx = self._ids(t.context) or [self.tok.eos_token_id]  # an empty context conditions on end-of-text
             cont = self._ids(t.continuation)
             if not cont:
-                raise ValueError(f"continuation {t.continuation[:40]!r} has no tokens")
+                raise Unanswerable(f"continuation {t.continuation[:40]!r} has no tokens")
             seq = (ctx + cont)[-self.window :]
             # The first token of what is kept has no context left to be predicted from.
             starts.append(max(1, len(seq) - len(cont)))
@@ -126,8 +145,8 @@ class TransformersBackend:
         states = out.hidden_states
         for layer in r.layers:
             if not -len(states) <= layer < len(states):
-                raise ValueError(f"layer {layer} does not exist: this model has hidden states 0..{len(states) - 1} "
-                                 "(0: embeddings)")
+                raise Unanswerable(f"layer {layer} does not exist: this model has hidden states 0..{len(states) - 1} "
+                                   "(0: embeddings)")
         m = mask.unsqueeze(-1).float()
         means = [((states[layer].float() * m).sum(1) / m.sum(1).clamp(min=1)) for layer in r.layers]
         vectors = [[[round(x, 5) for x in means[j][i].tolist()] for j in range(len(r.layers))] for i in range(len(seqs))]
@@ -140,10 +159,10 @@ class TransformersBackend:
         if r.names is not None:
             unknown = [n for n in r.names if n not in state]
             if unknown:
-                raise ValueError(f"no parameter named {unknown[0]!r}; ask with names=None for the list")
+                raise Unanswerable(f"no parameter named {unknown[0][:80]!r}; ask with names=None for the list")
             total = sum(state[n].numel() for n in r.names)
             if total > MAX_WEIGHT_VALUES:
-                raise ValueError(f"{total:,} values asked for in one request; the most is {MAX_WEIGHT_VALUES:,}")
+                raise Unanswerable(f"{total:,} values asked for in one request; the most is {MAX_WEIGHT_VALUES:,}")
             values = {n: state[n].float().flatten().tolist() for n in r.names}
         return WeightsAnswer(shapes=shapes, values=values)
 

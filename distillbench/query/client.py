@@ -51,9 +51,10 @@ class QueryClient:
         """Sampled completions: for each prompt, `n` samples (temperature 0: greedy, and `n` identical answers).
         The same request with the same seed gives the same samples, on every run."""
         out: list[list[str]] = []
-        for chunk in _chunks(list(prompts)):
+        for k, chunk in enumerate(_chunks(list(prompts))):
+            # Each chunk its own seed: the same draws for prompt j of every chunk would couple their samples.
             got = self._send(Generate(model=model, prompts=list(chunk), max_new_tokens=max_new_tokens,
-                                      temperature=temperature, n=n, seed=seed))
+                                      temperature=temperature, n=n, seed=(seed + k * 1_000_003) % 2**63))
             out += got.texts
         return out
 

@@ -88,14 +88,16 @@ class Meter:
         self.budget = budget
         self.cost = PairCost(evidence_queries=evidence)
 
-    def charge(self, role: str, queries: int) -> None:
-        """Raise `BudgetExceeded` if this request would cross a limit; else count it."""
+    def charge(self, role: str, queries: int, upper_tokens: int = 0, extra_call: bool = True) -> None:
+        """Raise `BudgetExceeded` if this request would cross a limit; else count it. `upper_tokens`: the most tokens
+        it can generate (checked before the model runs, so an oversized request costs no compute); `extra_call`:
+        False for a charge that belongs to a request already counted (a large `weights` read)."""
         b, c = self.budget, self.cost
         if b is Budget.EVIDENCE_ONLY:
             raise BudgetExceeded("declared budget tier `evidence-only` makes no requests; declare a tier "
                                  f"({', '.join(t.value for t in Budget if t.queries)}) in submission.yaml `cost.budget`"
                                  " and on the class (`budget`)")
-        if c.calls + 1 > MAX_CALLS:
+        if extra_call and c.calls + 1 > MAX_CALLS:
             raise BudgetExceeded(f"sent more than {MAX_CALLS:,} requests for one pair (a flood); batch prompts into "
                                  "fewer requests")
         total = c.total_queries + queries
@@ -104,7 +106,13 @@ class Meter:
                 f"budget tier `{b.value}` allows {b.queries:,} queries per pair; this request ({queries:,} queries) "
                 f"would bring the pair to {total:,} ({c.evidence_queries:,} from evidence read, "
                 f"{c.request_queries:,} asked before), over by {total - b.queries:,}")
-        c.calls += 1
+        if c.tokens + upper_tokens > b.tokens:
+            raise BudgetExceeded(
+                f"budget tier `{b.value}` allows {b.tokens:,} generated + scored tokens per pair; this request may "
+                f"generate up to {upper_tokens:,} (queries x max_new_tokens) on top of {c.tokens:,} used, over by "
+                f"{c.tokens + upper_tokens - b.tokens:,}")
+        if extra_call:
+            c.calls += 1
         c.queries[role] = c.queries.get(role, 0) + queries
 
     def settle(self, generated: int = 0, scored: int = 0) -> None:

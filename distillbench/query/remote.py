@@ -31,7 +31,7 @@ from pathlib import Path
 
 from distillbench.corpus import DOC_SEPARATOR
 from distillbench.errors import DistillBenchError
-from distillbench.query.backends import Backend, TransformersBackend
+from distillbench.query.backends import Backend, TransformersBackend, Unanswerable
 from distillbench.query.requests import Answer, Generate, GenerateAnswer, Score, ScoreAnswer, TopK, TopKAnswer
 from distillbench.rng import derive_seed
 
@@ -105,7 +105,7 @@ class LMEvalBackend:
             return self._generate(request)
         if request.kind == "score":
             return self._score(request)
-        raise ValueError(f"lm-eval backends do not serve {request.kind!r} requests (only 'generate' and 'score': "
+        raise Unanswerable(f"lm-eval backends do not serve {request.kind!r} requests (only 'generate' and 'score': "
                          "lm-eval's model API returns generated text and summed log-likelihoods)")
 
     def _call(self, method: str, instances: list, hint: str = "") -> list:
@@ -217,7 +217,7 @@ class OpenAIBackend:
     def answer(self, request) -> Answer:  # noqa: ANN001
         handler = {"generate": self._generate, "score": self._score, "top_k": self._top_k}.get(request.kind)
         if handler is None:
-            raise ValueError(f"an OpenAI-compatible API does not serve {request.kind!r} requests (only 'generate', "
+            raise Unanswerable(f"an OpenAI-compatible API does not serve {request.kind!r} requests (only 'generate', "
                              "'score' and 'top_k')")
         return handler(request)
 

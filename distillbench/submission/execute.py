@@ -215,10 +215,16 @@ def run_split(submission: Submission, view: EvidenceView, split: str, limits: Li
     with Snapshot(submission) as snap:
         runner = (_Contained(submission, sandbox, snap, limits, start + limits.total_seconds) if sandbox is not None
                   else _InProcess(submission, snap))
-        if sandbox is not None:
-            runner._start()  # what the detector reads (`Ready.uses`) decides what is sent
-        uses = frozenset(runner.ready.uses) if runner.ready is not None else ALL_KINDS
-        served = budget if runner.ready is not None and runner.ready.budget == budget.value else Budget.EVIDENCE_ONLY
+        try:
+            if sandbox is not None:
+                runner._start()  # what the detector reads (`Ready.uses`) decides what is sent
+        except BaseException:
+            runner.close()
+            raise
+        # A detector that did not load is sent nothing (and charged nothing) on the pairs it fails.
+        loaded = runner.ready is not None and not runner.load_error
+        uses = frozenset(runner.ready.uses) if loaded else frozenset()
+        served = budget if loaded and runner.ready.budget == budget.value else Budget.EVIDENCE_ONLY
 
         def evidence_of(i: int) -> PairEvidence:
             return view.pair(pairs[i], submission.meta.track, run_key=key, uses=uses)
@@ -232,7 +238,8 @@ def run_split(submission: Submission, view: EvidenceView, split: str, limits: Li
                 evidence = ahead.result() if prefetch else evidence_of(i)
                 ahead = next(upcoming, None)
                 pair = pairs[i]
-                session = (harness.session(pair, evidence, submission.meta.track, served, key)
+                # Scoped to this code: what it asks in one pair is no faster to ask again in another (harness.py).
+                session = (harness.session(pair, evidence, submission.meta.track, served, key, scope=submission.sha256)
                            if served is not Budget.EVIDENCE_ONLY else None)
                 cost = session.cost if session is not None else Meter(served, evidence_queries(evidence)).cost
                 runner.refused = None

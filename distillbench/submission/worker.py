@@ -364,6 +364,7 @@ def run_child(args: argparse.Namespace, job: tuple[dict, bytearray] | None, seco
     reply, tail, logged, status = bytearray(), bytearray(), 0, None
     pending = bytearray()  # an answer frame not yet taken by the child
     sent = 0
+    exited = None  # the child's wait status once it is gone
     try:
         try:
             pidfd = os.pidfd_open(pid)
@@ -381,14 +382,23 @@ def run_child(args: argparse.Namespace, job: tuple[dict, bytearray] | None, seco
                 del reply[: end + 1]
                 if not line.startswith(QUERY_PREFIX) or answer_w is None:
                     return line  # a copy, which the caller zeroes once it is sent
+                if exited is not None:  # a query from a process that is gone: nobody to answer
+                    zero(line)
+                    status = exited
+                    continue
                 if pending or relay is None:
                     zero(line)
                     return "sent a query before taking the answer to its last one (process killed)"
                 waited = time.monotonic()
-                pending = relay(line)
+                answer = relay(line)
                 zero(line)
                 deadline += time.monotonic() - waited
-                pending[:0] = len(pending).to_bytes(8, "big")  # the frame's length prefix (protocol.frame)
+                # The frame (protocol.frame) built in one buffer of its final size, so no copy of the answer is left
+                # behind in freed memory for the next pair's process to inherit.
+                pending = bytearray(8 + len(answer))
+                pending[:8] = len(answer).to_bytes(8, "big")
+                pending[8:] = answer
+                zero(answer)
                 sent = 0
                 poller.register(answer_w, select.POLLOUT)
                 continue
@@ -436,6 +446,7 @@ def run_child(args: argparse.Namespace, job: tuple[dict, bytearray] | None, seco
                     # Its reply may still sit in the pipe: read what is there before calling it a crash.
                     while (chunk := _read(reply_r)) and len(reply) <= MAX_REPLY_BYTES:
                         reply += chunk
+                    exited = st
                     status = st if b"\n" not in reply else None
                     if pidfd is not None:
                         poller.unregister(pidfd)
@@ -476,7 +487,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def send(msg: Ready | LoadFailed | Reply | bytearray) -> None:
         if isinstance(msg, bytearray):
-            proto_out.write(msg + b"\n")
+            proto_out.write(msg)  # not `msg + b"\n"`: that copy would outlive the pair, unzeroed
+            proto_out.write(b"\n")
             zero(msg)
         else:
             proto_out.write(msg.model_dump_json().encode() + b"\n")
@@ -506,7 +518,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def relay(line: bytearray) -> bytearray:
         """A query line to the benchmark, its answer frame back (the benchmark always answers, or kills us)."""
-        proto_out.write(bytes(line) + b"\n")
+        proto_out.write(line)  # no bytes() copy: every byte the child sent stays in buffers we zero
+        proto_out.write(b"\n")
         answer = proto_in.read()
         if answer is None:
             os._exit(0)  # the benchmark is gone
