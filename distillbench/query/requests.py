@@ -2,7 +2,8 @@
 
 Every request names one model of the pair by the id the detector was shown: `"teacher"`, `"student"`, or a
 reference's masked `model_id` (`PairEvidence.references[i].model_id`). Answers carry only text and numbers: no model
-name, path, fingerprint or label, so the query channel tells a detector nothing its evidence does not.
+name, path, fingerprint or label; refusals are in words about the request, and the harness pads cache hits on other
+pairs' entries (`harness`), so the channel neither names models nor remembers pairs.
 
 Request types (the same on every suite; the tracks add to each other, as in `evidence.view.AccessLevel`):
 
