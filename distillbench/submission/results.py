@@ -270,12 +270,15 @@ def load_results(path: Path) -> SubmissionResults:
 
 
 def code_commit() -> str:
-    """The git commit of the benchmark code, '+dirty' when tracked files differ from it, or 'unknown'."""
+    """The git commit of the benchmark code, '+dirty' when tracked files differ from it, or 'unknown'. The
+    published outputs (`leaderboard/`) are not code: a re-run that has already written some results files is not
+    running on a dirty tree."""
     repo = Path(__file__).resolve().parents[2]
     try:
         head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
                               timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)leaderboard"],
                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
