@@ -121,7 +121,7 @@ def test_objects_that_are_not_detectors_are_refused_with_the_reason(pairs):
     with pytest.raises(DistillBenchError, match="not a usable detector: NoUses is not a detector: it has no `uses`"):
         dev.evaluate(NoUses(), pairs)
     with pytest.raises(DistillBenchError, match=r"Telepathic.uses must be a set of evidence kinds from generations, "
-                                                r"hidden, logliks; got frozenset\(\{'telepathy'\}\)"):
+                                                r"hidden, logliks, pool; got frozenset\(\{'telepathy'\}\)"):
         dev.evaluate(Telepathic(), pairs)
 
 
