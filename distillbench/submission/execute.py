@@ -188,11 +188,14 @@ class _InProcess:
 
 
 def run_split(submission: Submission, view: EvidenceView, split: str, limits: Limits,
-              sandbox: Bubblewrap | None, run_key: bytes | None = None, harness=None) -> RunOutcome:  # noqa: ANN001
+              sandbox: Bubblewrap | None, run_key: bytes | None = None, harness=None,  # noqa: ANN001
+              published: bool = True) -> RunOutcome:
     """Score every pair of `split`; `sandbox=None` means --unsafe-in-process. `run_key` masks the ids the detector
     sees (default on dev: the view's own, reproducible key; on the hidden split a random key per run, so no two runs,
     and no submitter who knows a key derivation, see the same ids). A submission with a query budget is served by
-    `harness` (default: the suite's own models and the workspace's answer cache); every pair's cost is measured."""
+    `harness` (default: the suite's own models and the workspace's answer cache); every pair's cost is measured.
+    `published=False` (an author's own run, whose results stay local) answers cache hits without padding them
+    (`query.harness`)."""
     pairs = split_pairs(view, split)
     if run_key is None and split == "test":
         run_key = secrets.token_bytes(32)
@@ -203,7 +206,7 @@ def run_split(submission: Submission, view: EvidenceView, split: str, limits: Li
     if budget is not Budget.EVIDENCE_ONLY and harness is None:
         from distillbench.query.harness import QueryHarness
 
-        harness = QueryHarness.for_view(view)
+        harness = QueryHarness.for_view(view, pad_shared_hits=published)
         harness.check_models(pairs)
     calls_before = harness.model_calls if harness is not None else 0
     start = time.monotonic()

@@ -76,7 +76,7 @@ def validate(folder: Path | Submission, view, manifest_path: Path | None, limits
     from distillbench.submission.execute import run_split
     from distillbench.submission.results import write_results
 
-    outcome = run_split(submission, view, "dev", limits, sandbox)
+    outcome = run_split(submission, view, "dev", limits, sandbox, published=False)  # its results stay local
     shown = submission.path if isinstance(folder, Submission) else folder
     if outcome.load_error:
         raise SubmissionInvalid(shown, [outcome.load_error])
