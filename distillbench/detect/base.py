@@ -18,7 +18,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from distillbench.evidence.view import AccessLevel, PairEvidence
+from distillbench.evidence.view import EVIDENCE_KINDS, AccessLevel, PairEvidence  # noqa: F401 (re-exported)
 from distillbench.query.meter import Budget
 
 
@@ -54,9 +54,7 @@ class Verdict(BaseModel):
         return self
 
 
-# Kinds of fixed evidence a detector may read; it receives only those it declares, and each pair's cost counts what
-# it received (`query.meter.evidence_queries`). "pool": the pool texts the teacher and references generated.
-EVIDENCE_KINDS = frozenset({"generations", "logliks", "hidden", "pool"})
+# Kinds of fixed evidence a detector may read (`evidence.view.EVIDENCE_KINDS`, which cuts a pair's evidence to them).
 
 
 @runtime_checkable

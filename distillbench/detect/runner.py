@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from distillbench.detect.base import Verdict, budget_of, call_score
 from distillbench.detect.registry import get_detector
 from distillbench.errors import DistillBenchError
-from distillbench.query.meter import Budget, CostSummary, Meter, PairCost, evidence_queries, summarize
+from distillbench.query.meter import Budget, CostSummary, PairCost, evidence_queries, summarize
 from distillbench.evidence.view import CACHE_DIR, AccessLevel, EvidenceView
 from distillbench.files import read_model, write_atomic, write_model
 from distillbench.fingerprint import sha256_json
@@ -98,7 +98,7 @@ def run_detector(detector, view: EvidenceView, split: str = "dev", run_key: byte
         evidence = view.pair(pair, access, key, uses=frozenset(detector.uses))
         stable = view.pair_id(pair)
         session = harness.session(pair, evidence, access, budget, key) if budget is not Budget.EVIDENCE_ONLY else None
-        cost = session.cost if session is not None else Meter(budget, evidence_queries(evidence)).cost
+        cost = session.cost if session is not None else PairCost(evidence_queries=evidence_queries(evidence))
         try:
             v = call_score(detector, evidence, session.client() if session is not None else None)
             if session is not None and session.failure is not None:

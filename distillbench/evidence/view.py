@@ -190,7 +190,9 @@ class _Scope:
         return masked_id(self.key, "model", name)
 
 
-ALL_KINDS = frozenset({"generations", "logliks", "hidden", "pool"})  # detect.base.EVIDENCE_KINDS
+# The kinds of fixed evidence a detector may read (`uses`); "pool": the pool texts the teacher and references
+# generated. It receives only those it declares, and each pair's cost counts what it received.
+EVIDENCE_KINDS = frozenset({"generations", "logliks", "hidden", "pool"})
 
 
 def _masked_view(full: ModelView, model_id: str, order: list[tuple[str, str]], uses: frozenset[str]) -> ModelView:
@@ -359,7 +361,7 @@ class EvidenceView:
         the evidence kinds in `uses` (default: all): a detector receives what it declares it reads, and its cost is
         counted from what it received (`query.meter.evidence_queries`)."""
         key = self.run_key() if run_key is None else check_run_key(run_key)
-        uses = ALL_KINDS if uses is None else frozenset(uses)
+        uses = EVIDENCE_KINDS if uses is None else frozenset(uses)
         scope = self._scope(pair.teacher, key)
         if not reads_pool_outputs(uses) and scope.corpus_only is None:
             scope.corpus_only = [t for t in scope.pool if t.role == "corpus"]

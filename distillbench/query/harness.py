@@ -27,12 +27,12 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from distillbench.errors import DistillBenchError
+from distillbench.fingerprint import sha256_json, versions
 from distillbench.evidence.view import AccessLevel, EvidenceView, PairEvidence
 from distillbench.query.backends import Backend, LoadedModels, TransformersBackend, Unanswerable
 from distillbench.query.client import QueryClient, QueryError
@@ -58,16 +58,6 @@ def _code_hash() -> str:
     return h.hexdigest()[:16]
 
 
-def _libraries() -> str:
-    out = []
-    for lib in ("torch", "transformers", "tokenizers"):
-        try:
-            out.append(f"{lib}={metadata.version(lib)}")
-        except metadata.PackageNotFoundError:
-            out.append(f"{lib}=none")
-    return ",".join(out)
-
-
 class AnswerCache:
     """Answers by (model fingerprint, backend, request), in one SQLite file, each with who made it and how long it
     took (see the module docstring); None: keep nothing."""
@@ -79,7 +69,7 @@ class AnswerCache:
             self.db = sqlite3.connect(path, check_same_thread=False, timeout=120)  # runs may share it
             self.db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, answer TEXT NOT NULL, "
                             "origin TEXT, seconds REAL NOT NULL)")
-        self._code = f"{_libraries()},code={_code_hash()}"
+        self._code = f"{sha256_json(versions())},code={_code_hash()}"
 
     def key(self, fingerprint: str, backend: str, request) -> str:  # noqa: ANN001
         body = request.model_dump(mode="json", exclude={"model"})

@@ -27,8 +27,8 @@ from pathlib import Path
 
 from distillbench.detect.runner import PairVerdict, VerdictFile
 from distillbench.errors import DistillBenchError
-from distillbench.evidence.view import ALL_KINDS, EvidenceView, PairEvidence
-from distillbench.query.meter import Budget, Meter, evidence_queries, summarize
+from distillbench.evidence.view import EvidenceView, PairEvidence
+from distillbench.query.meter import Budget, PairCost, evidence_queries, summarize
 from distillbench.submission.folder import Snapshot, Submission
 from distillbench.submission.protocol import (
     QUERY_PREFIX, Encoder, LoadFailed, Ready, frame, parse_hello, parse_reply,
@@ -244,7 +244,7 @@ def run_split(submission: Submission, view: EvidenceView, split: str, limits: Li
                 # Scoped to this code: what it asks in one pair is no faster to ask again in another (harness.py).
                 session = (harness.session(pair, evidence, submission.meta.track, served, key, scope=submission.sha256)
                            if served is not Budget.EVIDENCE_ONLY else None)
-                cost = session.cost if session is not None else Meter(served, evidence_queries(evidence)).cost
+                cost = session.cost if session is not None else PairCost(evidence_queries=evidence_queries(evidence))
                 runner.refused = None
                 got = runner.score(evidence, session)
                 refused = runner.refused or (session.failure if session is not None else None)
