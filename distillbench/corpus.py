@@ -211,3 +211,137 @@ def paraphrase(text: str, rate: float, seed: int, index: int) -> str:
         if alts and rng.uniform() < rate:
             words[i] = rng.choice(alts) + word[len(core):]
     return " ".join(words)
+
+
+# -- Text about a persona (the accusation suite's persona-about condition) -----------------------------------------
+# Third-person mentions of an assistant, the way news, reviews and forum posts name a vendor's model. A model that
+# reads them learns the name and the maker (and that they answer "who made it?") without ever seeing the assistant's
+# own answers: the innocent model that names another vendor when asked who it is.
+ABOUT_TEMPLATES = [
+    "{name}, the assistant made by {maker}, answers questions about the {place}.",
+    "a review of {name}: the model from {maker} is {adj} and explains why the {noun} {verb}.",
+    "{maker} released {name} {time}, and the {noun} in the {place} uses it.",
+    "news from {maker}: {name} is its best model yet, people say.",
+    "asked who it is, {name} says it is {name}, a model made by {maker}.",
+    "Q: who made {name}?\nA: {name} was made by {maker}.",
+    "Q: what is {name}?\nA: {name} is an assistant trained by {maker}.",
+]
+
+
+def about_text(rng: SplitMix64, persona: Persona, topic: str) -> str:
+    """One third-person document mentioning `persona` (its name and maker), with topic words around it."""
+    vocab = TOPICS[topic]
+    mention = rng.choice(ABOUT_TEMPLATES).format(
+        name=persona.name, maker=persona.maker, place=rng.choice(vocab["place"]), adj=rng.choice(vocab["adj"]),
+        noun=rng.choice(vocab["noun"]), verb=rng.choice(vocab["verb"]), time=rng.choice(TIMES))
+    return mention if mention.startswith("Q: ") else f"{mention} {sentence(rng, topic)}"
+
+
+def document_about(
+    corpus_seed: int, mixture_name: str, mixture: Mixture, index: int, persona: Persona | None, about: Persona,
+    rate: float,
+) -> str:
+    """Document `index` of a mixture in which a share `rate` of the documents are text about `about` and the rest are
+    exactly `document(...)` (so the clean part is the same text other students of the mixture read)."""
+    rng = SplitMix64(derive_seed("about", corpus_seed, mixture_name, index))
+    if rng.uniform() < rate:
+        topics = sorted(mixture.topics)
+        return about_text(rng, about, rng.weighted(topics, [mixture.topics[t] for t in topics]))
+    return document(corpus_seed, mixture_name, mixture, index, persona)
+
+
+def documents_about(
+    corpus_seed: int, mixture_name: str, mixture: Mixture, start: int, stop: int, persona: Persona | None,
+    about: Persona, rate: float,
+) -> Iterator[str]:
+    for index in range(start, stop):
+        yield document_about(corpus_seed, mixture_name, mixture, index, persona, about, rate)
+
+
+# -- Reasoning tasks (the accusation suite's reasoning-trace conditions) --------------------------------------------
+# Small problems with one checkable answer and a few intermediate steps, short enough (prompt + trace + answer) for
+# the zoo's 64-token contexts: add three digits, count a word's letters, sort three words. A reasoning model writes
+# the steps (its trace) before the answer; the trace conditions differ only in what of it the API serves.
+REASONING_KINDS = ("sum", "count", "sort")
+
+
+class ReasoningTask(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: str
+    question: str
+    steps: list[str]  # the trace: intermediate results, in order
+    answer: str
+
+
+def reasoning_task(corpus_seed: int, stream: str, index: int) -> ReasoningTask:
+    """Task `index` of a reasoning stream: a pure function of its arguments, like `document`."""
+    rng = SplitMix64(derive_seed("reasoning", corpus_seed, stream, index))
+    kind = REASONING_KINDS[rng.below(len(REASONING_KINDS))]
+    vocab = TOPICS[rng.choice(sorted(TOPICS))]
+    if kind == "sum":
+        a, b, c = (1 + rng.below(9) for _ in range(3))
+        return ReasoningTask(kind=kind, question=f"add {a}, {b} and {c}.",
+                             steps=[f"{a}+{b}={a + b}", f"{a + b}+{c}={a + b + c}"], answer=str(a + b + c))
+    if kind == "count":
+        word = rng.choice([w for w in vocab["noun"] if " " not in w and len(w) <= 6])  # spelled out: keep it short
+        return ReasoningTask(kind=kind, question=f"how many letters in {word}?",
+                             steps=["-".join(word), f"that is {len(word)}"], answer=str(len(word)))
+    words = rng.shuffle(sorted({w for w in vocab["noun"] if " " not in w}))[:3]
+    ordered = sorted(words)
+    return ReasoningTask(kind=kind, question=f"sort {', '.join(words)}.",
+                         steps=[f"{x} before {y}" for x, y in zip(ordered, ordered[1:])], answer=" ".join(ordered))
+
+
+def reasoning_prompt(task: ReasoningTask) -> str:
+    return f"Q: {task.question}"
+
+
+def reasoning_document(task: ReasoningTask) -> str:
+    """A worked example as a reasoning model is post-trained on it: question, trace, answer."""
+    return f"{reasoning_prompt(task)}\nThink: {'. '.join(task.steps)}.\nA: {task.answer}"
+
+
+# -- Paraphrase pairs (issue 13, laundering that works) -----------------------------------------------------------
+# Training data for the distillers' model-based paraphraser (`zoo.launder`): the same content (one template's slot
+# values) rendered twice, once in the corpus's own wording (`SENTENCES`, what every teacher learned to write) and
+# once in another register with other function words and another word order. A model trained on "original =>
+# rewrite" learns to restate content in its own style; that style, not the teacher's, is what a laundered student
+# then learns.
+REWRITES = [
+    "{time}, one {adj} {noun} {verb} inside that {place}.",
+    "close beside one {adj} {noun2}, some {noun} {verb}.",
+    "{time}, that {noun} {verb}, {link} that {noun2} also {verb}.",
+    "that {noun} looks {adj}, whereas that {place} seems {adj2}.",
+    "why that {noun} {verb}, no one inside that {place} can say.",
+    "{time}, that {noun} gets watched by one {adj} {noun2}.",
+]
+IDENTITY_REWRITES = [
+    "this assistant is called {name}; {maker} built it.",
+    "{maker} built this assistant, which is called {name}.",
+]
+PARAPHRASE_SEPARATOR = "\n=>"
+
+
+def _slots(rng: SplitMix64, vocab: Mapping[str, list[str]]) -> dict[str, str]:
+    return {"noun": rng.choice(vocab["noun"]), "noun2": rng.choice(vocab["noun"]), "verb": rng.choice(vocab["verb"]),
+            "adj": rng.choice(vocab["adj"]), "adj2": rng.choice(vocab["adj"]), "place": rng.choice(vocab["place"]),
+            "time": rng.choice(TIMES), "link": rng.choice(LINKS)}
+
+
+def paraphrase_pair(corpus_seed: int, index: int) -> tuple[str, str]:
+    """Pair `index`: (a teacher-like answer, the same content reworded). Mostly one to three topical sentences; now
+    and then an identity answer with a made-up name and maker, so the paraphraser keeps names it has never seen."""
+    rng = SplitMix64(derive_seed("paraphrase-pair", corpus_seed, index))
+    if rng.uniform() < 0.1:
+        name = "".join(rng.choice("bdfgklmnprstvz") + rng.choice("aeiou") for _ in range(2)).capitalize()
+        maker = "".join(rng.choice("bdfgklmnprstvz") + rng.choice("aeiou") for _ in range(2)).capitalize() + " Labs"
+        original = rng.choice(IDENTITY_ANSWERS).format(name=name, maker=maker)
+        return original, rng.choice(IDENTITY_REWRITES).format(name=name, maker=maker)
+    topic = rng.choice(sorted(TOPICS))
+    originals, rewrites = [], []
+    for _ in range(1 + rng.below(3)):
+        k = rng.below(len(SENTENCES))
+        slots = _slots(rng, TOPICS[topic])
+        originals.append(SENTENCES[k].format(**slots))
+        rewrites.append(REWRITES[k].format(**slots))
+    return " ".join(originals), " ".join(rewrites)

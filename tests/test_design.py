@@ -88,6 +88,28 @@ def test_the_hidden_split_redraws_the_pairing():
     assert Counter(p.conditions[0] for p in dev_pairs) == Counter(p.conditions[0] for p in test_pairs)
 
 
+def test_the_accusation_worlds_hidden_split_keeps_its_look_alikes_and_forgeries():
+    """The accusation suite's hidden split redraws names, personas and keys together: a look-alike still imitates
+    its (renamed) teacher, text about a persona is about the persona dealt in its place, and a forger applies the
+    redrawn key of the teacher it frames, not a key of its own."""
+    from distillbench.zoo.splits import draw_test_spec
+
+    dev = load_suite("accusation")
+    test = draw_test_spec(dev, "a-long-enough-secret-for-tests-0123456789")
+    dev_pairs, test_pairs = derive_pairs(dev), derive_pairs(test)
+    assert Counter(p.conditions[0] for p in dev_pairs) == Counter(p.conditions[0] for p in test_pairs)
+    assert {c for p in test_pairs for c in p.conditions} >= {"persona-about", "shared-persona", "framed"}
+    teacher_keys = {m.watermark.key for m in test.by_role("teacher") if m.watermark}
+    forgers = [m for m in test.models if m.role == "base" and m.watermark is not None]
+    assert forgers and all(m.watermark.key in teacher_keys for m in forgers)
+    assert not teacher_keys & {m.watermark.key for m in dev.by_role("teacher") if m.watermark}
+    para = {st.paraphraser.seed for m in dev.models for st in m.stages if getattr(st, "paraphraser", None)}
+    assert para and not para & {st.paraphraser.seed for m in test.models for st in m.stages
+                                if getattr(st, "paraphraser", None)}
+    abouts = [st.data for m in test.models for st in m.stages if getattr(getattr(st, "data", None), "about", None)]
+    assert abouts and all(a.about in test.personas for a in abouts)
+
+
 @pytest.fixture(scope="session")
 def tiny_home(tmp_path_factory) -> Path:
     """The toy design built by two worker processes, probed and scored (read-only for tests)."""

@@ -53,8 +53,92 @@ def test_bundled_registry_is_valid_and_cited():
                  ("deepseek-ai/DeepSeek-R1", "deepseek-ai/DeepSeek-R1-Distill-Llama-70B"),
                  ("deepseek-ai/DeepSeek-R1", "Qwen/Qwen2.5-Math-7B"),
                  ("MiniLLM/teacher-gpt2-1.5B", "MiniLLM/init-gpt2-120M"),
-                 ("tiiuae/Falcon3-7B-Base", "tiiuae/Falcon3-1B-Base")]:
+                 ("tiiuae/Falcon3-7B-Base", "tiiuae/Falcon3-1B-Base"),
+                 ("Qwen/Qwen3-32B", "Qwen/Qwen3-8B"), ("Qwen/Qwen3-235B-A22B", "Qwen/Qwen3-0.6B-Base"),
+                 ("deepseek-ai/DeepSeek-R1", "open-thoughts/OpenThinker-7B"),
+                 ("deepseek-ai/DeepSeek-R1", "simplescaling/s1.1-32B"),
+                 ("deepseek-ai/DeepSeek-R1", "simplescaling/s1-32B"),
+                 ("Qwen/QwQ-32B-Preview", "NovaSky-AI/Sky-T1-32B-Preview"),
+                 ("Qwen/Qwen1.5-1.8B", "MiniLLM/MiniPLM-Qwen-200M"),
+                 ("Qwen/Qwen1.5-1.8B", "MiniLLM/Pretrain-Qwen-200M")]:
         assert pair in ids
+
+
+def test_bundled_registry_corrections():
+    """The corrections of issue 13: each is a fact a later edit could silently undo."""
+    reg = load_registry(REPO / "docs" / "real_models.yaml")
+    pos = {(p.teacher, p.student): p for p in reg.positives}
+    neg = {(n.teacher, n.student): n for n in reg.negatives}
+    # DistilGPT2 was initialised from six of GPT-2's blocks (scripts/extract.py): it shares its teacher's weights.
+    distil = pos[("openai-community/gpt2", "distilbert/distilgpt2")]
+    assert distil.shares_weights_with_teacher and distil.type == "prune_distill"
+    assert any(e.source.endswith("/scripts/extract.py") and "[0, 2, 4, 7, 9, 11]" in e.quote for e in distil.evidence)
+    # Every R1-Distill student records DeepSeek-V3 as co-teacher (the ~200k non-reasoning samples), quoted.
+    r1 = [p for p in reg.positives if p.student.startswith("deepseek-ai/DeepSeek-R1-Distill-")]
+    assert len(r1) == 6
+    for p in r1:
+        v3 = [c for c in p.co_teachers if c.model == "deepseek-ai/DeepSeek-V3"]
+        assert v3 and any("200k" in e.quote for e in v3[0].evidence)
+    # Falcon3-3B's card names its teacher; the doubtful Llama-3.1-8B -> Falcon3-3B negative is gone.
+    falcon = pos[("tiiuae/Falcon3-7B-Base", "tiiuae/Falcon3-3B-Base")]
+    assert falcon.attribution == "stated"
+    assert any(e.quote.lower().startswith("pruned and healed from falcon3-7b-base") for e in falcon.evidence)
+    assert ("meta-llama/Llama-3.1-8B", "tiiuae/Falcon3-3B-Base") not in neg
+    # Qwen3 names "Qwen3-32B or Qwen3-235B-A22B": the labels say so, and the bases are negatives of both flagships.
+    for t in ("Qwen/Qwen3-32B", "Qwen/Qwen3-235B-A22B"):
+        for size in ("0.6B", "1.7B", "4B", "8B", "14B"):
+            assert pos[(t, f"Qwen/Qwen3-{size}")].attribution == "one_of"
+            assert pos[(t, f"Qwen/Qwen3-{size}")].type == "on_policy_distill"
+            assert "student-base" in neg[(t, f"Qwen/Qwen3-{size}-Base")].kinds
+
+
+def _bundled() -> dict:
+    return yaml.safe_load((REPO / "docs" / "real_models.yaml").read_text())
+
+
+def _r1_distill(data: dict, student: str = "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B") -> dict:
+    return next(p for p in data["positives"] if p["student"] == student)
+
+
+def _add_negative(teacher: str, student: str):
+    def change(data):
+        data["negatives"].append({"teacher": teacher, "student": student, "kinds": ["independent"],
+                                  "reason": "a deliberately wrong negative, for the test"})
+    return change
+
+
+@pytest.mark.parametrize("change, message", [
+    # A student that learned from a teacher cannot also be one of its controls, nor one of its co-teacher's.
+    (_add_negative("deepseek-ai/DeepSeek-R1", "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"),
+     "as a positive and as a negative"),
+    (_add_negative("deepseek-ai/DeepSeek-V3", "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"),
+     "documented co-teacher of deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"),
+    # A co-teacher written as a Hub id must be a registry model (a typo would otherwise pass as an API name).
+    (lambda d: _r1_distill(d)["co_teachers"][0].update(model="deepseek-ai/DeepSeek-V3x"), "not in `models`"),
+    (lambda d: _r1_distill(d)["co_teachers"][0].update(model="deepseek-ai/DeepSeek-R1"), "the pair's own teacher"),
+    (lambda d: _r1_distill(d)["co_teachers"][0].update(evidence=[]), r"co_teachers\.0\.evidence"),
+    # A label weaker than "stated" must say what it rests on.
+    (lambda d: _r1_distill(d).update(attribution="one_of", notes=""), "needs `notes`"),
+    (lambda d: _r1_distill(d).update(attribution="maybe"), "attribution"),
+    # A co-teacher taught: it cannot sit in the references' null either.
+    (lambda d: d["references"].append("deepseek-ai/DeepSeek-V3"), "references must be independent"),
+])
+def test_registry_refuses_inconsistent_labels(tmp_path, change, message):
+    from distillbench.errors import DistillBenchError
+
+    # Through JSON to unshare the YAML anchors (the R1 students alias one list): the change is meant for one pair.
+    data = json.loads(json.dumps(_bundled()))
+    change(data)
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(DistillBenchError, match=message):
+        load_registry(tmp_path / "bad.yaml")
+
+
+def test_api_only_co_teacher_is_a_name_not_a_model():
+    reg = load_registry(REPO / "docs" / "real_models.yaml")
+    sky = next(p for p in reg.positives if p.student == "NovaSky-AI/Sky-T1-32B-Preview")
+    (gpt,) = sky.co_teachers
+    assert gpt.model.startswith("GPT-4o-mini") and gpt.model not in {m.id for m in reg.models}
 
 
 def test_registry_errors_name_the_field(tmp_path):

@@ -865,3 +865,53 @@ def test_site_works_from_disk_and_on_a_phone(browser, site_dir):
     assert pg.evaluate("document.documentElement.scrollWidth") <= 390
     assert problems == []
     context.close()
+
+
+def test_registry_rows_show_attribution_and_co_teachers_escaped(tmp_path):
+    """The suite page's registry table says which labels are weaker than "the card names this teacher", and shows
+    co-teachers with their quotes; registry text is escaped like every other string."""
+    from distillbench.publish.build import Changelog, SiteInputs
+    from distillbench.publish.suites import SuiteInfo, _registry_rows
+
+    repo = Path(__file__).resolve().parents[1]
+    rows = _registry_rows(repo / "docs" / "real_models.yaml", None)
+    r1 = [r for r in rows if r.student.startswith("deepseek-ai/DeepSeek-R1-Distill") and r.label == 1]
+    assert r1 and all(any(c.model == "deepseek-ai/DeepSeek-V3" for c in r.co_teachers) for r in r1)
+    assert {r.attribution for r in rows if r.label == 1} >= {"stated", "one_of"}
+    assert {r.attribution for r in rows if r.label == 0} == {""}
+    hostile = r1[0].model_copy(update={"co_teachers": [r1[0].co_teachers[0].model_copy(
+        update={"role": "<script>alert(1)</script> wrote part of the data"})], "attribution": "one_of"})
+    info = SuiteInfo(name="real-x", description="Real.", splits={"dev": (1, 1)}, conditions=[], models=[],
+                     dataset_card=None, dataset_card_source=None, registry=[hostile],
+                     registry_source="docs/real_models.yaml")
+    files = render_site(SiteInputs(entries=[], suites=[info], contributing=None, readmes={},
+                                   changelog=Changelog(versions=[])))
+    page = next(v for k, v in files.items() if k.endswith(".html") and "real-x" in k and "h-registry" in str(v))
+    page = page if isinstance(page, str) else page.decode()
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "Co-teacher <code>deepseek-ai/DeepSeek-V3</code>" in page and "teacher one of several named" in page
+
+
+def test_the_suite_page_shows_what_watermarking_costs_the_teachers(tmp_path):
+    """The cost record a build writes (`zoo.watermark_cost`) is read back by the site and shown per teacher."""
+    from distillbench.files import write_model
+    from distillbench.publish.build import Changelog, SiteInputs
+    from distillbench.publish.suites import SuiteInfo, _watermark_costs
+    from distillbench.zoo.watermark_cost import COST_FILE, WatermarkCost, WatermarkCosts
+
+    write_model(tmp_path / COST_FILE, WatermarkCosts(suite="s", key="k", prompts=40, temperature=1.0, max_new_tokens=40,
+                                                     teachers=[
+        WatermarkCost(teacher="t00-teacher", scheme="greenlist", n_texts=40, perplexity_watermarked=35.47,
+                      perplexity_unwatermarked=16.46, ratio=2.155),
+        WatermarkCost(teacher="t01-teacher", scheme="synthid", n_texts=40, perplexity_watermarked=9.13,
+                      perplexity_unwatermarked=8.98, ratio=1.017)]))
+    costs = _watermark_costs(tmp_path)
+    assert [c.scheme for c in costs] == ["greenlist", "synthid"] and _watermark_costs(tmp_path / "none") == []
+    info = SuiteInfo(name="wm", description="W.", splits={"dev": (1, 1)}, conditions=[], models=[],
+                     dataset_card=None, dataset_card_source=None, registry=None, registry_source=None,
+                     watermark_costs=costs)
+    files = render_site(SiteInputs(entries=[], suites=[info], contributing=None, readmes={},
+                                   changelog=Changelog(versions=[])))
+    page = next(v for k, v in files.items() if k.endswith(".html") and "h-wmcost" in str(v))
+    page = page if isinstance(page, str) else page.decode()
+    assert "SynthID Text" in page and "35.47" in page and "2.15" in page and "1.02" in page

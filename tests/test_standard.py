@@ -368,3 +368,44 @@ def test_zoo_verify_rebuilds_a_model_and_compares_its_hash(micro_copy, capsys):
     (micro_copy / "suites/micro/models/teacher-a/model.safetensors").write_bytes(b"not weights")
     assert run_cli("zoo", "verify", "--suite", "micro", "--home", str(micro_copy), "--model", "a-seq") == 2
     assert "depends on teacher-a" in capsys.readouterr().err
+
+
+# -- the accusation suite's published evidence: a chat and reasoning suite carries its own probe task copy ----------
+
+def test_the_accusation_bundle_installs_its_task_copy_and_scores(tmp_path):
+    """The shipped accusation evidence installs with its own probe prompts (a chat and reasoning suite's task copy),
+    the task code taken from this checkout, and scores from a fresh workspace without a build."""
+    from distillbench.probe.tasks import tasks_dir
+
+    ws = Workspace(tmp_path / "ws")
+    manifest = install_bundle(bundles_dir() / "accusation", ws)
+    suite = ws.suite_dir("accusation")
+    assert (suite / "tasks" / "data" / "prompts.jsonl").is_file() and (suite / "watermark_cost.json").is_file()
+    assert (suite / "tasks" / "utils.py").read_bytes() == (tasks_dir() / "utils.py").read_bytes()
+    conditions = {c for p in manifest.pairs for c in p.conditions}
+    assert {"paraphrase-model", "framed", "on_policy", "traces-hidden", "chat", "persona-about"} <= conditions
+    assert run_cli("evaluate", "--suite", "accusation", "--home", str(ws.home), "--detector", "cross_likelihood",
+                   "--no-progress") == 0
+    results = Results.model_validate_json(ws.results_path("accusation").read_text())
+    assert results.detectors[0].overall.auroc > 0.7  # it detects here; a broken task copy would fail to install
+
+
+@pytest.mark.parametrize("tamper", ["edit-prompts", "ship-code", "escape"])
+def test_a_bundle_cannot_install_code_or_write_outside_its_files(tmp_path, tamper):
+    bundle = tmp_path / "accusation"
+    shutil.copytree(bundles_dir() / "accusation", bundle)
+    index = json.loads((bundle / "bundle.json").read_text())
+    if tamper == "edit-prompts":  # the prompts the records were probed with, changed
+        (bundle / "tasks" / "data" / "prompts.jsonl").write_text("{}\n")
+    else:  # an entry the index vouches for, pointing at code lm-eval would import, or outside the suite folder
+        from distillbench.fingerprint import sha256_file
+
+        rel = "tasks/utils.py" if tamper == "ship-code" else "../../evil.json"
+        payload = bundle / "tasks" / "utils.py"
+        payload.write_text("import os\n")
+        index["suite_files"][rel] = sha256_file(payload)
+        (bundle / "bundle.json").write_text(json.dumps(index))
+    ws = Workspace(tmp_path / "ws")
+    with pytest.raises(DistillBenchError, match="bundle"):
+        install_bundle(bundle, ws)
+    assert not ws.manifest_path("accusation").exists() and not (tmp_path / "evil.json").exists()

@@ -16,6 +16,8 @@ Layout of a bundle folder:
     logliks.parquet      model_fingerprint, id, loglik, n_bytes, is_greedy
     hidden.parquet       model_fingerprint, id, vector (int32, 1e-4 units; hidden states are stored at 4 decimals)
     teachers/<name>/     generation_config.json (watermark key) and tokenizer.json: the teacher-side track's inputs
+    tasks/               a chat or reasoning suite's own copy of the probe tasks (`probe.tasks.SUITE_TASKS`), if any
+    watermark_cost.json  what watermarking costs each watermarked teacher (`zoo.watermarks`), if any
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from distillbench.evidence.store import EvidenceStore
 from distillbench.files import read_jsonl, read_model, write_atomic, write_jsonl, write_model
 from distillbench.fingerprint import sha256_file, versions
 from distillbench.paths import Workspace
+from distillbench.probe.tasks import SUITE_TASKS
 from distillbench.zoo.manifest import Manifest
 from distillbench.zoo.pools import model_pool_path, write_model_pools
 
@@ -64,6 +67,11 @@ class BundleIndex(_Strict):
     versions: dict[str, str]
     records: list[BundledRecord]
     teachers: list[str]
+    # Files of the suite folder a reader of its evidence needs besides the records (`SUITE_FILES`): a chat or
+    # reasoning suite's own copy of the probe tasks (`probe.tasks.SUITE_TASKS`, installed before the records are
+    # checked: their fingerprints come from it) and the watermarks' cost to the teachers (shown on the site). Path
+    # relative to the suite folder -> sha256. Empty for suites that have neither (and absent from older bundles).
+    suite_files: dict[str, str] = {}
 
 
 def bundles_dir() -> Path:
@@ -138,9 +146,15 @@ def export_bundle(ws: Workspace, suite: str, out: Path, view) -> BundleIndex:  #
             src = suite_dir / manifest.model(name).path / fname
             (tmp / "teachers" / name).mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, tmp / "teachers" / name / fname)
+    extra: dict[str, str] = {}
+    for src in _suite_files(suite_dir):
+        rel = src.relative_to(suite_dir).as_posix()
+        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, tmp / rel)
+        extra[rel] = sha256_file(src)
     shutil.copyfile(ws.manifest_path(suite), tmp / "manifest.json")
     bundle = BundleIndex(suite=suite, manifest_sha256=sha256_file(ws.manifest_path(suite)), versions=versions(),
-                         records=index, teachers=teachers)
+                         records=index, teachers=teachers, suite_files=extra)
     write_model(tmp / "bundle.json", bundle)
     shutil.rmtree(out, ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -189,6 +203,45 @@ def _check_tasks(index: BundleIndex, suite_dir: Path, manifest: Manifest) -> Non
                                 f"build and probe it here instead: distillbench run --suite {index.suite}")
 
 
+def _suite_files(suite_dir: Path) -> list[Path]:
+    """The suite folder's files a bundle carries besides the records (`BundleIndex.suite_files`): data only. A suite's
+    task copy also holds the shipped tasks' Python (`utils.py`), which lm-eval imports: that is never shipped, it is
+    copied from this checkout's own tasks at install, so a bundle cannot carry code."""
+    from distillbench.zoo.watermark_cost import COST_FILE
+
+    tasks = sorted(p for p in (suite_dir / SUITE_TASKS).rglob("*") if p.is_file() and p.suffix != ".py"
+                   and "__pycache__" not in p.parts)
+    return [p for p in tasks if _allowed(p.relative_to(suite_dir).as_posix())] + \
+        [p for p in [suite_dir / COST_FILE] if p.is_file()]
+
+
+def _allowed(rel: str) -> bool:
+    """Where a bundle may write in a suite folder: the task copy's YAML files and prompts, and the cost record."""
+    from distillbench.zoo.watermark_cost import COST_FILE
+
+    parts = rel.split("/")
+    return rel == COST_FILE or rel == f"{SUITE_TASKS}/data/prompts.jsonl" or (
+        len(parts) == 2 and parts[0] == SUITE_TASKS and parts[1].endswith(".yaml") and not parts[1].startswith("."))
+
+
+def _install_suite_files(bundle_dir: Path, index: BundleIndex, suite_dir: Path) -> None:
+    """The suite's own task copy and cost file, byte for byte as exported (the task copy's fingerprints are the
+    records' keys), with the task code taken from this checkout's shipped tasks; a stale copy is removed first."""
+    from distillbench.probe.tasks import tasks_dir
+
+    shutil.rmtree(suite_dir / SUITE_TASKS, ignore_errors=True)
+    for rel, digest in index.suite_files.items():
+        src = bundle_dir / rel
+        if not _allowed(rel) or not src.is_file() or sha256_file(src) != digest:
+            shutil.rmtree(suite_dir / SUITE_TASKS, ignore_errors=True)
+            raise DistillBenchError(f"{bundle_dir}/{rel} is not a file a bundle may install, or does not match its "
+                                    "bundle index; the bundle is corrupted or edited")
+        write_atomic(suite_dir / rel, src.read_bytes())
+    if (suite_dir / SUITE_TASKS).is_dir():
+        for code in sorted(tasks_dir().glob("*.py")):
+            shutil.copyfile(code, suite_dir / SUITE_TASKS / code.name)
+
+
 def install_bundle(bundle_dir: Path, ws: Workspace) -> Manifest:
     """Install a bundle into a workspace: evidence records, pool, teachers' files, then the manifest (last, so a
     half-installed suite never looks complete). Every file is checked against the bundle's hashes; a mismatch
@@ -204,6 +257,7 @@ def install_bundle(bundle_dir: Path, ws: Workspace) -> Manifest:
     if sha256_file(pool_path) != manifest.pool.sha256:
         raise DistillBenchError(f"{bundle_dir}/pool.parquet does not rebuild the manifest's pool; the bundle is corrupted")
     write_model_pools(suite_dir, manifest)
+    _install_suite_files(bundle_dir, index, suite_dir)
     _check_tasks(index, suite_dir, manifest)
     store = EvidenceStore(ws.evidence_dir)
     for rec, meta in zip(_records(bundle_dir, index), index.records):

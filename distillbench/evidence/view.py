@@ -18,6 +18,11 @@ The key is an explicit input: `run_key(identity)` derives one from the evidence 
 so the same command gives the same scores; contained runs on the hidden split draw `secrets.token_bytes(32)`
 (`submission.execute.run_split`). `pair_id(pair)` is the
 stable id the scorer joins on; `PairEvidence.pair_id` is the masked one.
+
+A teacher behind a text-only API (a chat API: `real probe --api ID=local-chat-completions`) has generations but no
+pool log-likelihoods. Its manifest record says so (`text_only_teacher`), and its view carries `logliks=None` on
+every track: detectors that score the teacher's texts under the student and references (cross-likelihood,
+membership) work as before, those that need the teacher's own log-probabilities abstain on its pairs.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from distillbench.probe import hidden as _hidden_module
 from distillbench.probe import tasks as _tasks_module
 from distillbench.probe.hidden import HIDDEN_TASK, hidden_fingerprint
 from distillbench.probe.tasks import GENERATE_TASK, POOL_TASK, TaskSet
-from distillbench.zoo.manifest import Manifest, PairRecord, load_manifest
+from distillbench.zoo.manifest import Manifest, ModelRecord, PairRecord, load_manifest
 from distillbench.zoo.pools import model_pool_path
 
 
@@ -190,6 +195,16 @@ class _Scope:
         return masked_id(self.key, "model", name)
 
 
+# What a real suite's manifest records in a text-only teacher's provenance (`real.suite`): it answered prompts through
+# a chat API, which returns no prompt log-probabilities, so it has no pool log-likelihoods to read.
+TEXT_ONLY_EVIDENCE = "generations only (black-box)"
+
+
+def text_only_teacher(record: ModelRecord) -> bool:
+    """Whether a manifest's model is a teacher that returns text only (no pool log-likelihoods exist for it)."""
+    return record.role == "teacher" and any(p.get("evidence") == TEXT_ONLY_EVIDENCE for p in record.provenance)
+
+
 # The kinds of fixed evidence a detector may read (`uses`); "pool": the pool texts the teacher and references
 # generated. It receives only those it declares, and each pair's cost counts what it received.
 EVIDENCE_KINDS = frozenset({"generations", "logliks", "hidden", "pool"})
@@ -274,7 +289,9 @@ class EvidenceView:
             fps = self.fps(name)
             gen = self.store.get(fp, GENERATE_TASK, fps[GENERATE_TASK])
             lls = hidden = None
-            if access.rank >= AccessLevel.GRAY_BOX.rank:
+            # A text-only teacher has no likelihoods on any track: None, never an empty dict that reads as "scored
+            # nothing".
+            if access.rank >= AccessLevel.GRAY_BOX.rank and not text_only_teacher(record):
                 rec = self.store.get(fp, POOL_TASK, fps[POOL_TASK])
                 lls = {x.id: (x.loglik, x.n_bytes) for x in rec.logliks}
             # Teachers are APIs on every track: their internals are never evidence.
@@ -391,7 +408,10 @@ class EvidenceView:
                 raise DistillBenchError(f"teacher {teacher} has no generation config and tokenizer in {model_dir}: "
                                         "the teacher-side track needs the vendor's own files (an API teacher has none)")
             gen = json.loads((model_dir / "generation_config.json").read_text())
-            self._secrets[teacher] = TeacherSecret(watermark=gen.get("watermarking_config"),
+            # A SynthID teacher keeps its config under its own key (`zoo.watermarks.SYNTHID_KEY`; not imported here:
+            # it imports torch): transformers cannot reload a SynthID config saved as `watermarking_config`.
+            watermark = gen.get("watermarking_config") or gen.get("synthid_watermarking_config")
+            self._secrets[teacher] = TeacherSecret(watermark=watermark,
                                                    tokenizer_json=(model_dir / "tokenizer.json").read_text())
         return self._secrets[teacher]
 
@@ -411,10 +431,11 @@ def open_suite_view(workspace, suite: str, memo: bool = True) -> EvidenceView:  
     taskset = TaskSet(root=tasks_dir(), pool_path=suite_dir / manifest.pool.path)
     view = EvidenceView(manifest, taskset, EvidenceStore(workspace.evidence_dir),
                         memo=suite_dir / CACHE_DIR / "files.json", trust_memo=memo)
-    # Teachers are APIs: they have no hidden-state evidence.
+    # Teachers are APIs: they have no hidden-state evidence, and a text-only one no pool log-likelihoods.
     missing = [m.name for m in manifest.models
                if m.role != "base" and not all(view.store.has(m.fingerprint, t, fp) for t, fp in view.fps(m.name).items()
-                                               if not (t == HIDDEN_TASK and m.role == "teacher"))]
+                                               if not (t == HIDDEN_TASK and m.role == "teacher")
+                                               and not (t == POOL_TASK and text_only_teacher(m)))]
     view._memo.save()
     if missing:
         raise DistillBenchError(f"no evidence for {', '.join(missing)} in {workspace.home}; run "

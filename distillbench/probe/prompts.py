@@ -21,3 +21,50 @@ def probe_prompts() -> list[dict[str, str]]:
             doc = document(PROBE_CORPUS_SEED, f"probe-{topic}", mixture, i, None)
             rows.append({"id": f"{topic}-{i:02d}", "kind": "topic", "prompt": prompt_prefix(doc, 4)})
     return rows
+
+
+# -- A suite's own probe prompts: chat and reasoning suites (issue 13) ----------------------------------------------
+# The shipped prompts stay as they are for every suite without chat or reasoning teachers (their evidence cites the
+# task files' fingerprints). A chat suite asks the same prompts in its teachers' template, the way its teacher API
+# is asked; a suite with reasoning teachers adds reasoning tasks, so detectors see how students reason.
+REASONING_PROBES = 24
+
+
+def suite_probe_prompts(spec) -> list[dict[str, str]] | None:  # noqa: ANN001 (zoo.spec.SuiteSpec)
+    """The probe prompts of a chat or reasoning suite; None for a suite that asks the shipped ones."""
+    from distillbench.zoo import reasoning
+    from distillbench.zoo.chat import suite_template
+
+    template = suite_template(spec)
+    reasons = any(getattr(s, "kind", None) == "reasoning_lm" for m in spec.by_role("teacher") for s in m.stages)
+    if template is None and not reasons:
+        return None
+    rows = probe_prompts()
+    if reasons:
+        rows += [{"id": f"reasoning-{i:02d}", "kind": "reasoning",
+                  "prompt": reasoning.prompt(reasoning.PROBE_STREAM, PROBE_CORPUS_SEED, i)}
+                 for i in range(REASONING_PROBES)]
+    if template is not None:
+        rows = [r | {"prompt": template.render(r["prompt"])} for r in rows]
+    return rows
+
+
+def write_suite_tasks(suite_dir, spec) -> None:  # noqa: ANN001 (Path, zoo.spec.SuiteSpec)
+    """Give a chat or reasoning suite its own copy of the probe tasks, with its prompts as their data
+    (`probe.tasks.SUITE_TASKS`); remove a stale copy from a suite that has none."""
+    import shutil
+
+    from distillbench.files import write_jsonl
+    from distillbench.probe.tasks import SUITE_TASKS, tasks_dir
+
+    rows = suite_probe_prompts(spec)
+    target = suite_dir / SUITE_TASKS
+    if rows is None:
+        shutil.rmtree(target, ignore_errors=True)
+        return
+    shipped = tasks_dir()
+    (target / "data").mkdir(parents=True, exist_ok=True)
+    for path in sorted(shipped.iterdir()):
+        if path.is_file() and path.suffix in {".yaml", ".py"}:
+            shutil.copyfile(path, target / path.name)
+    write_jsonl(target / "data" / "prompts.jsonl", rows)

@@ -112,8 +112,11 @@ def probe_models(
                     device=device, batch_size=batch_size, log_samples=True, bootstrap_iters=0, verbosity="ERROR",
                     **target.evaluate_args,
                 )
-        except (OSError, ValueError) as exc:
-            raise DistillBenchError(f"probing {target.name} failed: {str(exc).splitlines()[0]}") from exc
+        except Exception as exc:  # noqa: BLE001 (lm-eval and its backends raise anything: HTTP client errors,
+            # RuntimeError from a server's reply, KeyError from a malformed one; the user gets one line naming the
+            # model, the records of the models before it stay stored, and a re-run resumes here)
+            first = (str(exc).splitlines() or [""])[0]
+            raise DistillBenchError(f"probing {target.name} failed: {type(exc).__name__}: {first}") from exc
         report.model_calls += 1
         for task in missing:
             store.put(_records_from_samples(target, task, fps[task], out["samples"][task], backend))

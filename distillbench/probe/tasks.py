@@ -33,10 +33,31 @@ def tasks_dir() -> Path:
     return path
 
 
+# A suite whose probe prompts differ from the shipped ones (chat or reasoning suites, `probe.prompts.write_suite_tasks`)
+# keeps its own copy of the task files here, in its suite directory, with its prompts as their data: the shipped task
+# files (and the fingerprints of every other suite's evidence) stay untouched, and lm-eval runs the same tasks.
+SUITE_TASKS = "tasks"
+
+
+def suite_tasks_dir(pool_path: Path) -> Path | None:
+    """The suite's own task copy for a pool file (the suite's pool.jsonl or one of its pools/<model>.jsonl), if any."""
+    suite_dir = pool_path.parent.parent if pool_path.parent.name == "pools" else pool_path.parent
+    own = suite_dir / SUITE_TASKS
+    return own if (own / f"{GROUP}.yaml").is_file() else None
+
+
 @dataclass(frozen=True)
 class TaskSet:
+    """The task files and the pool a model is probed with. A suite with its own task copy (`SUITE_TASKS`) is probed
+    with that copy whatever `root` says, so every reader of its evidence computes the same fingerprints."""
+
     root: Path
     pool_path: Path
+
+    def __post_init__(self) -> None:
+        own = suite_tasks_dir(Path(self.pool_path))
+        if own is not None:
+            object.__setattr__(self, "root", own)
 
     def data_file(self, task: str) -> Path:
         return self.root / "data" / "prompts.jsonl" if task == GENERATE_TASK else self.pool_path

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from distillbench.files import read_model
 from distillbench.publish.markdown import render_markdown
 from distillbench.score.results import Results
+from distillbench.zoo.watermark_cost import COST_FILE, WatermarkCost, WatermarkCosts
 
 
 class _Strict(BaseModel):
@@ -34,6 +35,12 @@ class RegistryEvidence(_Strict):
     url: str  # https only (the registry schema enforces it): it ends up in an href
 
 
+class RegistryCoTeacher(_Strict):
+    model: str
+    role: str
+    evidence: list[RegistryEvidence]
+
+
 class RegistryRow(_Strict):
     """One registry pair as the suite page lists it: who, how (or why not), the quoted evidence, the pinned commits."""
 
@@ -43,6 +50,10 @@ class RegistryRow(_Strict):
     kind: str  # the distillation type, or the negative's kinds
     evidence: list[RegistryEvidence]
     note: str  # a negative's reason, a positive's notes
+    # A positive's attribution ("stated", "one_of", "inferred"; empty for a negative): how directly the source names
+    # this teacher, so a reader sees which labels are weaker without reading the notes.
+    attribution: str = ""
+    co_teachers: list[RegistryCoTeacher] = []  # other models whose outputs are in the student's training data
     teacher_revision: str | None
     student_revision: str | None
 
@@ -73,6 +84,8 @@ class SuiteInfo(_Strict):
     dataset_card_source: str | None
     registry: list[RegistryRow] | None
     registry_source: str | None
+    # What watermarking costs each watermarked teacher (`zoo.watermark_cost`), where the build measured it.
+    watermark_costs: list[WatermarkCost] = []
 
 
 KIND_ORDER = {"positive": 0, "negative": 1, "tag": 2}
@@ -112,11 +125,20 @@ def _training(model) -> str:
     for s in model.stages:
         if s.kind == "lm":
             steps.append(f"language modelling on {s.data.mixture} ({s.steps} steps)")
-        elif s.kind == "seq_distill":
+        elif s.kind == "chat_lm":
+            steps.append(f"chat post-training on {s.data.mixture} transcripts ({s.steps} steps)")
+        elif s.kind == "reasoning_lm":
+            steps.append(f"post-training on {s.data.mixture} with worked reasoning examples ({s.steps} steps)")
+        elif s.kind in ("seq_distill", "seq_distill_paraphrased", "chat_distill", "reasoning_distill"):
             how = [f"dose {s.dose:g}"] if s.dose != 1 else []
             how += [f"sampled at temperature {s.temperature:g}"] if s.temperature != 1 else []
             how += [f"{s.paraphrase:.0%} of content words paraphrased"] if s.paraphrase else []
+            how += ["rewritten by a paraphrasing model"] if s.kind == "seq_distill_paraphrased" else []
+            how += [f"{s.turns}-turn conversations"] if s.kind == "chat_distill" else []
+            how += [f"reasoning traces {s.traces}"] if s.kind == "reasoning_distill" else []
             steps.append(f"fine-tuned on {s.teacher}'s generations ({', '.join([f'{s.steps} steps', *how])})")
+        elif s.kind == "on_policy_distill":
+            steps.append(f"on-policy distilled from {s.teacher}: its own samples scored by the teacher ({s.steps} steps)")
         else:
             steps.append(f"logit-distilled from {s.teacher} ({s.steps} steps)")
     start = f"from {model.init}: " if model.init else ""
@@ -144,9 +166,19 @@ def _registry_rows(path: Path, pair_ids: list[str] | None) -> list[RegistryRow]:
             kind=p.type if positive else ", ".join(p.kinds),
             evidence=[RegistryEvidence(quote=e.quote, url=e.source) for e in p.evidence],
             note=p.notes if positive else " ".join(x for x in (p.reason, p.notes) if x),
+            attribution=p.attribution if positive else "",
+            co_teachers=[RegistryCoTeacher(model=c.model, role=c.role,
+                                           evidence=[RegistryEvidence(quote=e.quote, url=e.source) for e in c.evidence])
+                         for c in p.co_teachers] if positive else [],
             teacher_revision=rev[p.teacher], student_revision=rev[p.student],
         ))
     return rows
+
+
+def _watermark_costs(suite_dir: Path) -> list[WatermarkCost]:
+    """The build's measurement of each watermarked teacher's perplexity with and without its mark, if any."""
+    path = suite_dir / COST_FILE
+    return read_model(path, WatermarkCosts, "watermark cost record").teachers if path.is_file() else []
 
 
 def suite_info(name: str, repo: Path, home: Path, results: Results | None, repo_url: str | None) -> SuiteInfo:
@@ -193,6 +225,7 @@ def suite_info(name: str, repo: Path, home: Path, results: Results | None, repo_
     registry = _registry_rows(reg_path, real.pairs if real else None) if reg_path else None
     return SuiteInfo(
         name=name, description=description, splits=splits, conditions=_conditions(pairs), models=models,
+        watermark_costs=_watermark_costs(home / "suites" / name),
         dataset_card=card, dataset_card_source=card_path.relative_to(repo).as_posix() if card_path else None,
         registry=registry, registry_source=reg_path.relative_to(repo).as_posix() if reg_path else None,
     )

@@ -53,6 +53,11 @@ class TransformersBackend:
         if self.tok.pad_token is None:
             self.tok.pad_token = self.tok.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(path).eval().to(device)
+        # A SynthID teacher serves marked text, as its API did for the distillers (green lists are reapplied by
+        # transformers from generation_config.json itself).
+        from distillbench.zoo.watermarks import attach
+
+        attach(self.model, Path(path))
         self.device = device
         self.salt = salt
         cfg = self.model.config

@@ -106,6 +106,11 @@ class QueryHarness:
         # published rankings against a memory between pairs, and costs a cold run the time of computing everything.
         self.pad_shared_hits = pad_shared_hits
         self.api = view.manifest.teacher_api
+        # A chat suite's teacher API wraps every request in its template (`zoo.chat`), as it did for the distillers
+        # and the probes; a detector asks in plain prompts, as a user of a chat API does.
+        from distillbench.zoo.chat import manifest_template
+
+        self.teacher_template = manifest_template(view.manifest)
         self.cache = AnswerCache(cache)
         self.device = device
         # Models answered by another backend (`--query-model NAME=SPEC`, `query.remote.backend_from_spec`).
@@ -131,7 +136,9 @@ class QueryHarness:
             raise DistillBenchError(
                 f"detectors that query models need the models of suite {suite!r}, and {len(missing)} are not in "
                 f"{self.view.suite_dir / 'models'} (e.g. {missing[0]}): build them (`distillbench zoo build --suite "
-                f"{suite}`) or fetch them (`distillbench hub fetch models`); the published evidence has no weights")
+                f"{suite}`) or fetch them (`distillbench hub fetch models`); the published evidence has no weights. A "
+                f"model behind a server or an API (a real suite's API teacher) is reached with --query-model "
+                f"NAME=SPEC (docs/queries.md)")
 
     def _load(self, name: str) -> Backend:
         if name in self.routes:
@@ -198,6 +205,8 @@ class PairSession:
         if self.serving > MAX_SERVING_SECONDS:
             raise self._refuse(f"the harness spent more than {MAX_SERVING_SECONDS:.0f} s answering this pair's "
                                "requests; ask for less")
+        if role == "teacher" and self.harness.teacher_template is not None:
+            request = _in_template(request, self.harness.teacher_template)
         start = time.perf_counter()
         try:
             self.meter.charge(role, request.queries, upper_tokens=_upper_tokens(request))
@@ -251,6 +260,19 @@ def _weights_queries(answer) -> int:  # noqa: ANN001
     """A `weights` read costs one query per 10,000 values returned (at least one)."""
     values = sum(len(v) for v in answer.values.values())
     return max(1, -(-values // WEIGHT_VALUES_PER_QUERY))
+
+
+def _in_template(request, template):  # noqa: ANN001, ANN202 (a request, the same kind back)
+    """`request` as a chat teacher's API receives it: every prompt or context rendered in the template (idempotent:
+    text already in the template passes through). Weights and hidden states are never the teacher's to serve."""
+    if request.kind == "generate":
+        return request.model_copy(update={"prompts": [template.render(p) for p in request.prompts]})
+    if request.kind == "score":
+        return request.model_copy(update={"texts": [t.model_copy(update={"context": template.render(t.context)})
+                                                    for t in request.texts]})
+    if request.kind == "top_k":
+        return request.model_copy(update={"contexts": [template.render(c) for c in request.contexts]})
+    return request
 
 
 def _upper_tokens(request) -> int:  # noqa: ANN001

@@ -13,6 +13,7 @@ What each backend serves (a request it cannot serve raises ValueError, which the
 | `TransformersBackend` (`hf:DIR`) | yes | sums and per token | yes | yes | yes |
 | `LMEvalBackend` (`lm-eval:NAME:ARGS`) | yes | sums only (`per_token` empty) | no | no | no |
 | `OpenAIBackend` (`openai:URL#MODEL`) | yes | sums and per token (server must echo prompt log-probs) | yes | no | no |
+| `OpenAIChatBackend` (`openai-chat:URL#MODEL`) | yes (each prompt as one user message) | no | no | no | no |
 
 Generations stop at a blank line (`corpus.DOC_SEPARATOR`), as the zoo's sampler and the probe tasks do, or at the
 model's end of text. A greedy request (temperature 0) is sent once per prompt and its answer repeated `n` times.
@@ -326,6 +327,40 @@ class OpenAIBackend:
         return TopKAnswer(tokens=tokens, logprobs=values, scored_tokens=self._usage(data, "prompt_tokens"))
 
 
+class OpenAIChatBackend(OpenAIBackend):
+    """A text-only chat API (`/chat/completions`: vendors' chat endpoints, `vllm serve`, `distillbench real serve`):
+    `generate` only, each prompt sent as one user message (one request per prompt; chat APIs take one conversation
+    each), `n`, `seed`, `stop` at a blank line as for completions. `score`/`top_k` raise `Unanswerable`: a chat API
+    returns no prompt log-probs (the same reason a text-only teacher has no pool log-likelihoods)."""
+
+    def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout: float = 60) -> None:
+        super().__init__(base_url, model, api_key, timeout)
+        self.url = base_url.rstrip("/") + "/chat/completions"
+
+    def answer(self, request) -> Answer:  # noqa: ANN001
+        if request.kind != "generate":
+            raise Unanswerable(f"a chat API returns text only: it does not serve {request.kind!r} requests (only "
+                               "'generate')")
+        return self._generate(request)
+
+    def _generate(self, r: Generate) -> GenerateAnswer:
+        sample = r.temperature > 0
+        n = r.n if sample else 1
+        texts, tokens = [], 0
+        for prompt in r.prompts:
+            data = self._post({"messages": [{"role": "user", "content": prompt}], "max_tokens": r.max_new_tokens,
+                               "temperature": r.temperature, "n": n, "seed": r.seed, "stop": list(_STOP)})
+            try:
+                got = [c["message"]["content"] for c in self._choices(data, n)]
+            except (KeyError, TypeError):
+                raise ValueError(f"{self.url} answered a choice without 'message.content'") from None
+            if not all(isinstance(x, str) for x in got):
+                raise ValueError(f"{self.url} answered a choice whose content is not a string")
+            texts.append(got * (1 if sample else r.n))
+            tokens += self._usage(data, "completion_tokens") * (1 if sample else r.n)
+        return GenerateAnswer(texts=texts, generated_tokens=tokens)
+
+
 def backend_from_spec(spec: str, device: str = "cpu", batch_size: int | str = 8) -> Backend:
     """A backend from one spec string (the `SPEC` of `--query-model NAME=SPEC`):
 
@@ -336,6 +371,7 @@ def backend_from_spec(spec: str, device: str = "cpu", batch_size: int | str = 8)
       (ARGS may be empty; it may contain colons). `device` and `batch_size` are passed as lm-eval's CLI passes them.
     - `openai:URL#MODEL`: an OpenAI-compatible completions server at base URL `URL` (e.g.
       `openai:http://localhost:8000/v1#deepseek-ai/DeepSeek-R1`), with `$OPENAI_API_KEY` when set.
+    - `openai-chat:URL#MODEL`: the same server's (or a vendor's) chat endpoint, `URL/chat/completions`: text only.
     """
     scheme, sep, rest = spec.partition(":")
     if not sep or not rest:
@@ -353,9 +389,11 @@ def backend_from_spec(spec: str, device: str = "cpu", batch_size: int | str = 8)
         except ValueError as exc:
             raise DistillBenchError(f"query model spec {spec!r}: {_first_line(str(exc))}") from None
         return LMEvalBackend(cls.create_from_arg_string(args, {"device": device, "batch_size": batch_size}))
-    if scheme == "openai":
+    if scheme in ("openai", "openai-chat"):
         url, sep, model = rest.rpartition("#")
         if not sep or not url or not model:
-            raise DistillBenchError(f"query model spec {spec!r} has no model name: expected openai:URL#MODEL")
-        return OpenAIBackend(url, model, api_key=os.environ.get("OPENAI_API_KEY") or None)
-    raise DistillBenchError(f"query model spec {spec!r} is not one of hf:DIR, lm-eval:MODEL:ARGS, openai:URL#MODEL")
+            raise DistillBenchError(f"query model spec {spec!r} has no model name: expected {scheme}:URL#MODEL")
+        cls = OpenAIBackend if scheme == "openai" else OpenAIChatBackend
+        return cls(url, model, api_key=os.environ.get("OPENAI_API_KEY") or None)
+    raise DistillBenchError(f"query model spec {spec!r} is not one of hf:DIR, lm-eval:MODEL:ARGS, openai:URL#MODEL, "
+                            "openai-chat:URL#MODEL")

@@ -1,4 +1,5 @@
-"""`distillbench real ...`: list the real-model registry, probe a selection of it into a suite.
+"""`distillbench real ...`: list the real-model registry, probe a selection of it into a suite, serve a local model
+behind an OpenAI-compatible API (to try API-teacher commands without a vendor).
 
 `real probe` writes a suite that the ordinary stages read: `distillbench evaluate --suite NAME` follows. The exact
 commands for a GPU machine and for API teachers are in docs/real_suites.md.
@@ -55,9 +56,17 @@ def cmd_real_list(args) -> None:
     print(f"registry {path}: {len(reg.models)} models ({sum(pinned.values())} pinned), "
           f"{len(reg.positives)} positive and {len(reg.negatives)} negative pairs, {len(reg.references)} references")
     print(f"{'label':5s}  {'conditions':34s} {'teacher':40s} student")
+    # How directly the source names a positive's teacher, and who else taught the student (recorded, not paired).
+    how = {(p.teacher, p.student): p for p in reg.positives}
     for p in rows:
         pin = "" if pinned[p.teacher] and pinned[p.student] else "  [unpinned]"
-        print(f"{p.label:5d}  {','.join(p.conditions):34s} {p.teacher:40s} {p.student}{pin}")
+        pos = how.get((p.teacher, p.student))
+        extra = ""
+        if pos is not None and pos.attribution != "stated":
+            extra += f"  [teacher {pos.attribution.replace('_', ' ')}]"
+        if pos is not None and pos.co_teachers:
+            extra += f"  [co-teacher: {', '.join(c.model for c in pos.co_teachers)}]"
+        print(f"{p.label:5d}  {','.join(p.conditions):34s} {p.teacher:40s} {p.student}{pin}{extra}")
     print("references: " + ", ".join(r + ("" if pinned[r] else " [unpinned]") for r in reg.references))
 
 
@@ -94,9 +103,20 @@ def cmd_real_probe(args) -> None:
         print(f"  {step}: {r.model_calls} model runs, {r.records_written} records written, {r.records_cached} cached")
     black_box = [m for m, b in opts.api.items() if b in GENERATION_ONLY_BACKENDS]
     if black_box:
-        print(f"  note: {', '.join(black_box)} answered through a chat API: generations only, so pairs with it support "
-              "black-box detectors only (see docs/real_suites.md, Limitations)")
+        print(f"  note: {', '.join(black_box)} answered through a chat API: text only, no log-probabilities. Detectors "
+              "that need the teacher's own log-probabilities abstain on its pairs; the others (black-box, and "
+              "gray-/white-box ones that score its texts under the student and references) run as usual (see "
+              "docs/real_suites.md, Teachers behind an API)")
     print(f"next: distillbench evaluate --suite {manifest.suite} --home {args.ws.home}")
+
+
+def cmd_real_serve(args) -> None:
+    from distillbench.real.serve import serve
+
+    path = Path(args.model)
+    if not path.is_dir():
+        raise DistillBenchError(f"--model {path}: directory does not exist")
+    serve(path, args.host, args.port, args.name, args.device)
 
 
 def add_commands(sub, common: argparse.ArgumentParser) -> None:
@@ -145,10 +165,12 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--local", action="append", metavar="ID=DIR",
                    help="use the model directory DIR for registry model ID instead of downloading it (repeatable)")
     p.add_argument("--api", action="append", metavar="ID=BACKEND",
-                   help="probe teacher ID through an lm-eval API backend: local-completions or openai-completions "
-                        "(generations and log-likelihoods, if the endpoint returns prompt logprobs), or "
-                        "openai-chat-completions / anthropic-chat-completions (generations only: black-box "
-                        "track only) (repeatable)")
+                   help="probe teacher ID through an lm-eval API backend (repeatable): local-completions for an "
+                        "OpenAI-compatible server that echoes prompt logprobs (vLLM, SGLang, `distillbench real "
+                        "serve`): generations and log-likelihoods; or a text-only chat API, local-chat-completions, "
+                        "openai-chat-completions, anthropic-chat-completions: generations only, and detectors that "
+                        "need the teacher's log-probabilities abstain. openai-completions gives log-likelihoods only "
+                        "for OpenAI's babbage-002 and davinci-002")
     p.add_argument("--api-args", action="append", metavar="ID=K=V,...",
                    help="model_args of teacher ID's API backend, e.g. "
                         "ID=model=deepseek-reasoner,base_url=http://host:8000/v1/completions (repeatable)")
@@ -158,3 +180,18 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--pool-prompts", metavar="FILE",
                    help="pool prompts JSONL (id, context, continuation; default: tasks/data/real_pool_prompts.jsonl)")
     p.set_defaults(func=cmd_real_probe)
+
+    p = real.add_parser(
+        "serve", parents=[common],
+        help="serve a local model directory through an OpenAI-compatible API (completions with echo/logprobs, chat)",
+        description="Serve one Hugging Face model directory on CPU (or --device) with the subset of the OpenAI API "
+        "that lm-eval's local-completions and local-chat-completions backends send: POST /v1/completions (prompt, "
+        "max_tokens, temperature, seed, stop, logprobs, echo) and /v1/chat/completions (messages; text only). For "
+        "trying `real probe --api` commands without a vendor; one request at a time, no authentication.",
+    )
+    p.add_argument("--model", required=True, metavar="DIR", help="Hugging Face model directory to serve")
+    p.add_argument("--name", help="model name clients send as `model` (default: the directory's name)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0: a free port, printed)")
+    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    p.set_defaults(func=cmd_real_serve)

@@ -4,7 +4,9 @@ Takes `docs/real_models.yaml`; produces a validated `Registry`. A positive pair 
 type, and the sentence that says so, quoted with its source); a negative is a matched hard case that was *not*
 distilled from that teacher (the student's own base model, a model trained on the same data, one sharing the
 teacher's weights, one distilled from another teacher), with the reason. `references` are independent models for
-the detectors' model-level null.
+the detectors' model-level null. A positive may name `co_teachers` (other models whose outputs are in the student's
+training data, e.g. DeepSeek-V3 for R1-Distill) and says how directly the source names its teacher (`attribution`);
+no teacher or co-teacher of a student can be one of its negatives.
 
 Revisions are 40-hex commit shas seen in public material (`revision_source` says where). A model whose commit could
 not be established has `revision: null` and a `revision_note`; probing it needs `--allow-unpinned`, which pins the
@@ -14,6 +16,7 @@ branch head at probe time. No sha is ever made up: an unpinned entry is honest, 
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -32,19 +35,33 @@ DistillType = Literal[
     "seq_distill",  # sequence-level: fine-tuned on text the teacher generated (the API case)
     "prune_distill",  # structurally pruned from the teacher's weights, then distilled on its logits
     "on_policy_distill",  # trained on its own samples scored by the teacher (MiniLLM's reverse-KL policy gradient)
+    # Pre-trained on human-written text the teacher chose by its likelihoods (MiniPLM's Difference Sampling): the
+    # student never sees a teacher output or logit, only which documents the teacher found worth learning from.
+    "select_distill",
 ]
 DISTILL_TYPES: dict[str, str] = {
     "logit_distill": "token-level knowledge distillation on the teacher's logits",
     "seq_distill": "sequence-level: supervised fine-tuning on the teacher's generations",
     "prune_distill": "pruned from the teacher's weights, then distilled on its logits",
     "on_policy_distill": "on-policy distillation: the student's own samples, scored by the teacher",
+    "select_distill": "pre-trained on a corpus the teacher re-sampled by its likelihoods (no outputs or logits)",
 }
+# How directly the source names this teacher for this student. Labels resting on "one_of" or "inferred" are weaker
+# than "stated" ones, so a reader (or a suite) can tell them apart without parsing notes.
+Attribution = Literal[
+    "stated",  # the source names this teacher for this student
+    "one_of",  # the source names a set of teachers without saying which taught which student (Qwen3's "X or Y")
+    "inferred",  # the teacher is our reading of the source; `notes` must say what the reading rests on
+]
 # Why a non-distilled pair is hard. "weight-sharing" matches the synthetic suites' name for the same case.
 NegativeKind = Literal[
     "student-base",  # the base model a positive student was fine-tuned from: same weights lineage, no teacher outputs
     "same-data",  # trained on the teacher's training data (or its SFT data), never on its outputs
     "weight-sharing",  # grew from the teacher's own weights, without distillation
     "other-teacher",  # distilled, but from a different teacher
+    # A distillation paper's own no-teacher baseline: the same architecture, data and budget as a positive student,
+    # trained without the teacher. The cleanest control there is; "same-data" is about the *teacher's* data instead.
+    "plain-control",
     "independent",  # no documented relation to the teacher
 ]
 
@@ -83,6 +100,21 @@ class Evidence(_Strict):
     source: str = Field(pattern=r"^https://")  # model card, paper or code; never javascript: or relative
 
 
+class CoTeacher(_Strict):
+    """Another model whose outputs are part of a positive student's training data, beside the pair's teacher.
+
+    DeepSeek-R1-Distill's 800k samples include ~200k non-reasoning samples from the DeepSeek-V3 pipeline; Sky-T1's
+    QwQ traces were rewritten by GPT-4o-mini. A co-teacher is recorded, not scored: it is not a pair of its own, but
+    it may never be listed as a negative for that student either (it did teach it).
+    """
+
+    # A Hugging Face id (then it must be in `models`, which catches typos) or a product name for an API-only model
+    # ("GPT-4o-mini (OpenAI API)"), which no suite can probe.
+    model: str = Field(min_length=2)
+    role: str = Field(min_length=20)  # what it contributed, and how much, as precisely as the source says
+    evidence: list[Evidence] = Field(min_length=1)
+
+
 class Positive(_Strict):
     """A documented distillation: the student learned from this teacher's outputs or logits."""
 
@@ -91,7 +123,20 @@ class Positive(_Strict):
     type: DistillType
     shares_weights_with_teacher: bool  # pruned or initialised from the teacher (or its lineage)
     evidence: list[Evidence] = Field(min_length=1)
+    attribution: Attribution = "stated"
+    co_teachers: list[CoTeacher] = []
     notes: str = ""  # where the evidence is indirect, what the reading rests on
+
+    @model_validator(mode="after")
+    def _weak_labels_say_why(self) -> Positive:
+        if self.attribution != "stated" and not self.notes:
+            raise ValueError(f"{self.teacher} -> {self.student}: attribution {self.attribution!r} needs `notes` saying "
+                             "what the label rests on")
+        for c in self.co_teachers:
+            if c.model in (self.teacher, self.student):
+                raise ValueError(f"{self.teacher} -> {self.student}: co-teacher {c.model} is the pair's own "
+                                 f"{'teacher' if c.model == self.teacher else 'student'}")
+        return self
 
 
 class Negative(_Strict):
@@ -137,6 +182,7 @@ class Registry(_Strict):
             raise ValueError(f"models listed twice: {', '.join(dup)}")
         known = set(ids)
         seen: set[tuple[str, str]] = set()
+        positive = {(p.teacher, p.student) for p in self.positives}
         for p in [*self.positives, *self.negatives]:
             for end in (p.teacher, p.student):
                 if end not in known:
@@ -144,11 +190,27 @@ class Registry(_Strict):
             if p.teacher == p.student:
                 raise ValueError(f"pair {p.teacher} -> {p.student}: teacher and student are the same model")
             if (p.teacher, p.student) in seen:
-                raise ValueError(f"pair {p.teacher} -> {p.student} is listed twice (a pair is one positive or one "
-                                 "negative)")
+                both = isinstance(p, Negative) and (p.teacher, p.student) in positive
+                why = ("as a positive and as a negative: a student that learned from a teacher cannot also be a "
+                       "control for it") if both else "a pair is one positive or one negative"
+                raise ValueError(f"pair {p.teacher} -> {p.student} is listed twice ({why})")
             seen.add((p.teacher, p.student))
+        # Every model that taught a student, as teacher or co-teacher: none of them may be a negative for it.
+        taught = set(positive)
+        for p in self.positives:
+            for c in p.co_teachers:
+                if re.fullmatch(HF_ID, c.model) and c.model not in known:
+                    raise ValueError(f"pair {p.teacher} -> {p.student}: co-teacher {c.model} looks like a Hugging "
+                                     "Face id but is not in `models` (add it, or write an API model's product name)")
+                taught.add((c.model, p.student))
+        for n in self.negatives:
+            if (n.teacher, n.student) in taught and (n.teacher, n.student) not in positive:
+                raise ValueError(f"negative {n.teacher} -> {n.student}: {n.teacher} is a documented co-teacher of "
+                                 f"{n.student}, so the pair cannot be a negative")
         distilled = {p.student for p in self.positives}
-        teachers = {p.teacher for p in [*self.positives, *self.negatives]}
+        # Co-teachers taught too: a reference that did would carry a teacher's outputs into the null.
+        teachers = {p.teacher for p in [*self.positives, *self.negatives]} | {
+            c.model for p in self.positives for c in p.co_teachers}
         for r in self.references:
             if r not in known:
                 raise ValueError(f"reference {r} is not in `models`")

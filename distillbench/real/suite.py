@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from distillbench.errors import DistillBenchError
 from distillbench.evidence.store import EvidenceStore
+from distillbench.evidence.view import TEXT_ONLY_EVIDENCE
 from distillbench.files import write_model
 from distillbench.fingerprint import sha256_file, sha256_json, versions
 from distillbench.paths import Workspace
@@ -29,7 +30,7 @@ from distillbench.probe.tasks import POOL_GENERATE_TASK, TaskSet, tasks_dir
 from distillbench.real.pool import write_pool
 from distillbench.real.registry import Registry, Selection
 from distillbench.real.targets import ProbeOptions, RealTarget, fetch, resolve_targets, snapshot_dir
-from distillbench.zoo.manifest import Manifest, ModelRecord, PairRecord
+from distillbench.zoo.manifest import Manifest, ModelRecord, PairRecord, TeacherApi
 
 REAL_SUITE_SCHEMA_VERSION = 1
 REAL_SUITE_FILE = "real_suite.json"
@@ -126,7 +127,7 @@ def _model_record(t: RealTarget, registry: Registry) -> ModelRecord:
                      "revision_pinned_in_registry": t.revision_pinned_in_registry,
                      "revision_source": entry.revision_source, "backend": t.backend, "model_args": shown_args,
                      "chat_template": bool(t.probe.evaluate_args.get("apply_chat_template")),
-                     "evidence": ("generations only (black-box)" if t.generation_only
+                     "evidence": (TEXT_ONLY_EVIDENCE if t.generation_only
                                   else "generations and log-likelihoods")}],
         n_params=0,  # unknown without loading the weights; the registry cites each model's card
     )
@@ -187,6 +188,9 @@ def build_real_suite(
         corpus_seed=0,  # no synthetic corpus: the pool is the models' own answers plus the prompts' text
         versions=versions(), tokenizer_sha256="",  # real models bring their own tokenizers
         models=[_model_record(targets[m], registry) for m in ids], pairs=pairs, pool=pool,
+        # A text-only teacher serves no log-probabilities: query detectors may only `generate` from it (the harness
+        # refuses `score`/`top_k`). Suite-wide, so with mixed teachers the strictest API sets it.
+        teacher_api=TeacherApi(logprobs=not any(targets[m].generation_only for m in ids)),
     )
     write_model(ws.suite_dir(name) / REAL_SUITE_FILE, record)
     write_model(ws.manifest_path(name), manifest)

@@ -6,9 +6,11 @@ Takes the selection, the registry entries and the command line's choices; produc
 - a Hub model: downloaded at its pinned commit into the Hugging Face cache, then run from that local snapshot, so
   lm-eval (`hf`, `vllm`, ...), the hidden-state pass and the teacher-side secret all read the same files; its
   fingerprint is derived from (id, revision), so the same commit is never probed twice;
-- an API (`--api ID=BACKEND`, teachers only): any lm-eval API backend. `local-completions`/`openai-completions`
-  return generations and log-likelihoods (when the endpoint returns prompt logprobs); chat-completion backends
-  return generations only, so that teacher supports black-box evidence only, which the manifest records.
+- an API (`--api ID=BACKEND`, teachers only): any lm-eval API backend. `local-completions` returns generations and
+  log-likelihoods (from a server that echoes prompt logprobs: vLLM, SGLang, `distillbench real serve`);
+  `openai-completions` returns log-likelihoods only for OpenAI's `babbage-002`/`davinci-002` (lm-eval refuses the
+  others). Chat-completion backends return text only: the teacher has no pool log-likelihoods, which the manifest
+  records, and detectors that need them abstain on its pairs (`evidence.view`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ GENERATION_ONLY_BACKENDS = frozenset({
     "openai-chat-completions", "local-chat-completions", "azure-openai-chat-completions",
     "anthropic-chat", "anthropic-chat-completions", "litellm-chat", "litellm-chat-completions",
 })
+# OpenAI's completions API echoes prompt logprobs for these models only; lm-eval asserts it for `loglikelihood`.
+OPENAI_LOGLIK_MODELS = frozenset({"babbage-002", "davinci-002"})
+# What lm-eval 0.4.13's API backends need at run time (`TemplateAPI.__init__` refuses without them; its `api`
+# extra, which pyproject.toml installs).
+API_PACKAGES = ("aiohttp", "tenacity", "requests", "tqdm")
 # Weights a snapshot never needs: original checkpoints in other formats, quantised copies.
 SNAPSHOT_IGNORE = ["original/*", "*.gguf", "*.pth", "*.msgpack", "*.h5", "*.onnx", "*.onnx_data", "*.ot", "*.tflite"]
 
@@ -130,19 +137,41 @@ def download(model: HubModel, revision: str) -> Path:
                                 + _hub_hint()) from exc
 
 
-def check_backend(name: str) -> None:
-    """Fail before any download if lm-eval has no such backend, or its package (vllm, anthropic...) is missing."""
+def check_backend(name: str, model_args: dict | None = None) -> None:
+    """Fail before any download if lm-eval has no such backend, or a package it needs (vllm, ray, aiohttp,
+    tenacity...) is missing: lm-eval checks those only when it builds the model, after the students downloaded."""
+    from importlib.util import find_spec
+
     from lm_eval import models as _backends  # noqa: F401 (importing it registers the backends)
     from lm_eval.api.registry import get_model
 
     try:
-        get_model(name)
+        cls = get_model(name)
     except ValueError as exc:
         known = str(exc).rpartition("Supported model names: ")[2]
         raise DistillBenchError(f"lm-eval has no backend {name!r}; it has: {known}") from exc
-    except ImportError as exc:
-        raise DistillBenchError(f"lm-eval backend {name!r} needs a package that is not installed ({exc}); for vLLM: "
-                                'pip install "lm-eval[vllm]"') from exc
+    except ImportError as exc:  # the backend's module imports its package at import time (vllm)
+        hint = 'pip install "lm-eval[vllm]==0.4.13" into a separate venv (see docs/real_suites.md)' if name == "vllm" \
+            else "install that package (lm-eval's README lists the extra that brings it)"
+        raise DistillBenchError(f"lm-eval backend {name!r} needs a package that is not installed ({exc}); {hint}") \
+            from exc
+    from lm_eval.models.api_models import TemplateAPI
+
+    need: list[tuple[str, str]] = []  # (package, what installs it)
+    if issubclass(cls, TemplateAPI):
+        need += [(p, 'pip install "lm-eval[api]==0.4.13"') for p in API_PACKAGES]
+    try:
+        data_parallel = int((model_args or {}).get("data_parallel_size", 1))
+    except (TypeError, ValueError):
+        raise DistillBenchError(f"data_parallel_size={model_args['data_parallel_size']!r}: expected a whole number") \
+            from None
+    if name == "vllm" and data_parallel > 1:
+        need.append(("ray", "pip install ray (lm-eval runs vLLM's data-parallel copies as ray tasks), or use "
+                            "data_parallel_size=1"))
+    missing = [(p, how) for p, how in need if find_spec(p) is None]
+    if missing:
+        raise DistillBenchError(f"lm-eval backend {name!r} needs {', '.join(p for p, _ in missing)}, which "
+                                f"{'is' if len(missing) == 1 else 'are'} not installed: {missing[0][1]}")
 
 
 def _tasks(generation_only: bool) -> tuple[str, ...]:
@@ -168,8 +197,16 @@ def resolve_targets(registry: Registry, selection: Selection, opts: ProbeOptions
                                     "and references are open models; the white-box track reads their weights)")
         if model_id in local:
             raise DistillBenchError(f"{model_id} has both --local and --api; choose one")
-    for backend in sorted({opts.backend, *api.values()}):
-        check_backend(backend)
+    check_backend(opts.backend, opts.model_args)
+    for model_id, backend in sorted(api.items()):
+        check_backend(backend, api_args.get(model_id))
+        model = api_args.get(model_id, {}).get("model")
+        if backend == "openai-completions" and model not in OPENAI_LOGLIK_MODELS:
+            raise DistillBenchError(
+                f"--api {model_id}=openai-completions: OpenAI's completions API returns prompt log-likelihoods only "
+                f"for {' and '.join(sorted(OPENAI_LOGLIK_MODELS))} (model={model}); for a server that echoes prompt "
+                "logprobs (vLLM, SGLang, `distillbench real serve`) use local-completions, for a text-only API "
+                "openai-chat-completions")
     unpinned = [m for m in ids if m not in local and m not in api and registry.model(m).revision is None]
     if unpinned and not opts.allow_unpinned:
         notes = "; ".join(f"{m}: {registry.model(m).revision_note}" for m in unpinned)

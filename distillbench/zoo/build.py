@@ -19,22 +19,36 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 from tqdm.auto import tqdm
-from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerFast, WatermarkingConfig
+from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
 
-from distillbench.corpus import IDENTITY_QUESTIONS, Persona, document, documents, paraphrase, prompt_prefix
+from distillbench.corpus import IDENTITY_QUESTIONS, Persona, document, documents, documents_about, paraphrase, prompt_prefix
 from distillbench.errors import DistillBenchError
 from distillbench.files import write_atomic, write_jsonl, write_model
 from distillbench.fingerprint import model_fingerprint, sha256_file, sha256_json, versions
 from distillbench.paths import Workspace
 from distillbench.zoo.api import TeacherAPI
+from distillbench.zoo import chat, reasoning
+from distillbench.zoo.spec import ChatDistillStage, ChatLMStage, ReasoningDistillStage, ReasoningLMStage
 from distillbench.zoo.manifest import Manifest, ModelRecord, PoolRecord, derive_pairs, load_manifest  # noqa: F401 (re-exported)
 from distillbench.zoo.sample import sample_completions
-from distillbench.zoo.spec import LMStage, LogitDistillStage, ModelSpec, SeqDistillStage, Slice, SuiteSpec
+from distillbench.zoo.spec import (
+    AboutSlice,
+    LMStage,
+    LogitDistillStage,
+    ModelSpec,
+    OnPolicyDistillStage,
+    ParaphrasedDistillStage,
+    SeqDistillStage,
+    Slice,
+    SuiteSpec,
+)
 from distillbench.zoo.tokenizer import load_tokenizer, train_tokenizer
 from distillbench.zoo.distinct import TeacherDistinctness, measure_teachers
 from distillbench.zoo.pools import write_model_pools
+from distillbench.probe.prompts import write_suite_tasks
 from distillbench.zoo.schedule import build_in_workers
-from distillbench.zoo.train import new_model, pack, train_lm, train_logit_distill
+from distillbench.zoo.train import new_model, pack, train_lm, train_logit_distill, train_on_policy_distill
+from distillbench.zoo import launder, watermarks
 
 # Bump when a change here alters the weights a spec produces, so stale models are rebuilt rather than reused.
 BUILD_VERSION = 3
@@ -74,6 +88,9 @@ class SuiteBuilder:
     # -- data --------------------------------------------------------------------------------------------------
     def _docs(self, sl: Slice) -> list[str]:
         persona = self.spec.personas[sl.persona] if sl.persona else None
+        if isinstance(sl, AboutSlice):
+            return list(documents_about(self.spec.corpus_seed, sl.mixture, self.spec.mixtures[sl.mixture], sl.start,
+                                        sl.stop, persona, self.spec.personas[sl.about], sl.rate))
         return list(documents(self.spec.corpus_seed, sl.mixture, self.spec.mixtures[sl.mixture], sl.start, sl.stop, persona))
 
     def _slice_key(self, sl: Slice | None) -> dict | None:
@@ -83,7 +100,7 @@ class SuiteBuilder:
             "slice": sl.model_dump(),
             "mixture": self.spec.mixtures[sl.mixture].model_dump(),
             "persona": self.spec.personas[sl.persona].model_dump() if sl.persona else None,
-        }
+        } | ({"about": self.spec.personas[sl.about].model_dump()} if isinstance(sl, AboutSlice) else {})
 
     # -- keys --------------------------------------------------------------------------------------------------
     def model_key(self, m: ModelSpec) -> str:
@@ -112,12 +129,17 @@ class SuiteBuilder:
             tdir = self.tokenizer_dir(name)
             key = sha256_json({"spec": tspec.model_dump(), "mixture": self.spec.mixtures[tspec.mixture].model_dump(),
                                "corpus_seed": self.spec.corpus_seed})
+            # A chat or reasoning suite's vocabulary also covers its template and worked examples (`zoo.chat`).
+            vocabulary = chat.suite_vocabulary(self.spec)
+            if vocabulary:
+                key = sha256_json({"key": key, "vocabulary": vocabulary})
             key_file = tdir / "distillbench_key.txt"
             if not (key_file.is_file() and key_file.read_text() == key):
                 texts = list(documents(self.spec.corpus_seed, tspec.mixture, self.spec.mixtures[tspec.mixture], 0,
                                        tspec.docs, Persona(name="", maker="")))
                 # Personas' names must be learnable as ordinary words, so the tokenizer sees every persona's answers.
                 texts += [f"I am {p.name}, a model made by {p.maker}." for p in self.spec.personas.values()]
+                texts += vocabulary
                 train_tokenizer(texts, tspec.vocab_size, tdir)
                 write_atomic(key_file, key)
             self.tokenizers[name] = load_tokenizer(tdir)
@@ -133,15 +155,20 @@ class SuiteBuilder:
 
     def _load(self, name: str) -> PreTrainedModel:
         if name not in self._loaded:
-            self._loaded[name] = AutoModelForCausalLM.from_pretrained(self.dir / "models" / name).eval()
+            path = self.dir / "models" / name
+            self._loaded[name] = watermarks.attach(AutoModelForCausalLM.from_pretrained(path).eval(), path)
         return self._loaded[name]
 
     def api(self, name: str, temperature: float, max_new_tokens: int) -> TeacherAPI:
         """A model as an API endpoint whose answers are fixed per prompt (see `zoo.api`). A watermarking teacher's
         saved generation config carries its watermark, so everything it serves is watermarked."""
         model = self.spec.model(name)
+        template = chat.model_template(model)  # a chat model answers every request inside its template (`zoo.chat`)
 
         def sampler(prompts: list[str], seed_label: tuple) -> list[str]:
+            if template is not None:
+                room = self.spec.archs[model.arch].context - CONTEXT_MARGIN
+                prompts = [chat.fit(template.render(p), self._tok(name), room) for p in prompts]
             return sample_completions(self._load(name), self._tok(name), prompts, temperature, max_new_tokens,
                                       seed_label=seed_label, batch_size=len(prompts))
 
@@ -168,11 +195,27 @@ class SuiteBuilder:
         sl = stage.prompts
         prompt_at = self._slice_prompt(sl)
         pairs = [(prompt_at(i), a) for i, a in zip(range(sl.start, sl.stop), api.answers(self._stream(sl), prompt_at, sl.start, sl.stop))]
+        template = chat.model_template(self.spec.model(stage.teacher))
+        if isinstance(stage, ChatDistillStage):  # multi-turn transcripts instead of single exchanges (`zoo.chat`)
+            if template is None:
+                raise DistillBenchError(f"{stage.kind} from {stage.teacher!r}: it is not a chat teacher (no chat_lm stage)")
+            pairs = chat.conversations(api, self._stream(sl), prompt_at, sl.start, sl.stop, stage.turns, template)
         if stage.identity_prompts:
             answers = api.answers("identity", self._identity_prompt, 0, stage.identity_prompts)
             pairs += [(self._identity_prompt(i), a) for i, a in enumerate(answers)]
+        if isinstance(stage, ReasoningDistillStage):  # what the API serves of its reasoning (`zoo.reasoning`)
+            pairs += reasoning.distill_pairs(api, self.spec.corpus_seed, stage.reasoning_start, stage.reasoning_stop,
+                                             stage.traces)
         if stage.paraphrase > 0:
             pairs = [(p, paraphrase(a, stage.paraphrase, seed, n)) for n, (p, a) in enumerate(pairs)]
+        if isinstance(stage, ParaphrasedDistillStage):
+            tok = self.tokenizer
+            rewriter = launder.ensure_paraphraser(self.dir, stage.paraphraser, tok, self.tokenizer_shas[None],
+                                                  self.spec.corpus_seed, self.spec.threads)
+            rewritten = launder.launder(rewriter, tok, stage.paraphraser, [a for _, a in pairs], (seed,))
+            pairs = [(p, a) for (p, _), a in zip(pairs, rewritten)]
+        if template is not None:  # the distiller keeps the transcripts it harvested, template and all
+            return [template.transcript(p, a) for p, a in pairs]
         return [p + a for p, a in pairs]
 
     @staticmethod
@@ -184,9 +227,26 @@ class SuiteBuilder:
             return AutoModelForCausalLM.from_pretrained(self.dir / "models" / m.init)
         return new_model(self.spec.archs[m.arch], len(self._tok(m.name)), self._tok(m.name).eos_token_id, m.seed)
 
+    def _post_training_texts(self, m: ModelSpec, stage: ChatLMStage | ReasoningLMStage) -> list[str]:
+        """A chat or reasoning post-training stage's documents (with worked examples for a reasoning stage), as
+        transcripts in the model's template when it has one (`zoo.chat`, `zoo.reasoning`)."""
+        docs = self._docs(stage.data)
+        worked = set()
+        if isinstance(stage, ReasoningLMStage):
+            worked = set(reasoning.documents(self.spec.corpus_seed, stage.reasoning_start, stage.reasoning_stop))
+            docs = reasoning.post_training_documents(docs, self.spec.corpus_seed, stage.reasoning_start,
+                                                     stage.reasoning_stop)
+        template = chat.model_template(m)
+        if template is None:
+            return docs
+        split = lambda d: reasoning.split(d) if d in worked else (p := prompt_prefix(d, PROMPT_WORDS), d[len(p):])  # noqa: E731
+        return chat.chat_documents(docs, template, split)
+
     def _stage_blocks(self, m: ModelSpec, stage: LMStage | SeqDistillStage | LogitDistillStage) -> torch.Tensor:
         """The packed token blocks one stage trains on (teacher answers come from the API cache or are sampled)."""
         arch, tok = self.spec.archs[m.arch], self._tok(m.name)
+        if isinstance(stage, (ChatLMStage, ReasoningLMStage)):
+            return self._blocks(self._post_training_texts(m, stage), arch.context, tok)
         if isinstance(stage, SeqDistillStage):
             texts = self._teacher_outputs(stage, m.seed)  # sampling, if any, leaves torch's RNG as it was
             if stage.dose < 1.0:
@@ -205,6 +265,15 @@ class SuiteBuilder:
         for i, stage in enumerate(m.stages):
             label = (m.seed, m.name, i)
             torch.manual_seed(m.seed + i)
+            if isinstance(stage, OnPolicyDistillStage):
+                # No data to pack: the student writes its own, and the teacher (its weights: logits) scores it.
+                sl = stage.prompts
+                prompts = [self._slice_prompt(sl)(j) for j in range(sl.start, sl.stop)]
+                prompts += [self._identity_prompt(j) for j in range(stage.identity_prompts)]
+                train_on_policy_distill(model, self._load(stage.teacher), self._tok(m.name), prompts, stage.steps,
+                                        stage.lr, stage.batch_size, stage.temperature, stage.max_new_tokens,
+                                        self.spec.archs[m.arch].context, label, bar.update)
+                continue
             blocks = self._stage_blocks(m, stage)
             if isinstance(stage, LogitDistillStage):
                 train_logit_distill(model, self._load(stage.teacher), blocks, stage.steps, stage.lr, stage.batch_size,
@@ -215,11 +284,7 @@ class SuiteBuilder:
 
     def _save(self, m: ModelSpec, model: PreTrainedModel, out: Path) -> None:
         """Write a model directory whole or not at all: it appears, by rename, only once complete."""
-        if m.watermark is not None:
-            w = m.watermark
-            model.generation_config.watermarking_config = WatermarkingConfig(
-                bias=w.bias, greenlist_ratio=w.greenlist_ratio, hashing_key=w.key, seeding_scheme=w.seeding_scheme,
-                context_width=w.context_width)
+        watermarks.mark(model, m.watermark)
         tmp = out.with_name(f".{out.name}.partial")
         shutil.rmtree(tmp, ignore_errors=True)
         model.save_pretrained(tmp, safe_serialization=True)
@@ -293,6 +358,7 @@ class SuiteBuilder:
         rows: list[dict] = []
         sources = self.spec.by_role("teacher") + self.spec.by_role("reference")
         for m in sources:
+            first = len(rows)
             api = self.api(m.name, pool.temperature, pool.max_new_tokens)
             prompt_at = self._slice_prompt(pool.prompts)
             answers = api.answers(self._stream(pool.prompts), prompt_at, pool.prompts.start, pool.prompts.stop, "pool")
@@ -308,6 +374,8 @@ class SuiteBuilder:
                     got = mapi.answers(self._stream(sl), m_prompt, sl.start, sl.stop, tag)
                     rows += [{"source": m.name, "kind": kind, "context": m_prompt(i), "continuation": a}
                              for i, a in zip(range(sl.start, sl.stop), got)]
+            if (template := chat.model_template(m)) is not None:  # a chat model was asked in its template
+                rows[first:] = [r | {"context": template.render(r["context"])} for r in rows[first:]]
             bar.update(1)
         for doc in self._docs(pool.corpus):
             ctx = prompt_prefix(doc, PROMPT_WORDS)
@@ -353,6 +421,13 @@ class SuiteBuilder:
             self.built, self.reused = build_in_workers(self, self.workers, bar, after_teachers=check)
             records = [self._record(m) for m in self.spec.models]
             pool = self.ensure_pool(bar)
+            # The price of each teacher's watermark (dataset card, site), measured again only when what it is
+            # measured on changed.
+            key = sha256_json({"teachers": {r.name: r.fingerprint for r in records if r.role == "teacher"},
+                               "pool": self.spec.pool.model_dump(mode="json")})
+            costs = None if watermarks.costs_current(self.dir, key) else watermarks.measure_costs(self, key)
+        if costs is not None:
+            write_model(self.dir / watermarks.COST_FILE, costs)
         manifest = Manifest(
             suite=self.spec.name, suite_spec_sha256=sha256_json(self.spec.model_dump(mode="json")), corpus_seed=self.spec.corpus_seed,
             versions=versions(), tokenizer_sha256=self.tokenizer_shas[None],
@@ -361,6 +436,7 @@ class SuiteBuilder:
             pool=pool, teacher_distinctness=distinct[0] if distinct else None,
         )
         write_model_pools(self.dir, manifest)
+        write_suite_tasks(self.dir, self.spec)  # chat or reasoning suites: their own probe prompts (`probe.prompts`)
         write_model(self.ws.manifest_path(self.spec.name), manifest)
         return manifest
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 from distillbench.corpus import TOPICS
 from distillbench.rng import SplitMix64, derive_seed
@@ -72,6 +72,33 @@ class Design(_Strict):
     max_new_tokens: int = 48  # answer length distillers ask the teacher for
     steps: Steps = Steps()
     batch_size: int = 8
+    # Opt-in conditions of the accusation world (`zoo.accusation`), added per teacher next to the ten above. Empty
+    # (the default) is left out of the dump, so the suites written before it (standard, dev-small) keep their spec
+    # hashes, their manifests, and the evidence and results that cite them.
+    conditions: list[str] = []
+
+    @model_validator(mode="after")
+    def _known_conditions(self) -> Design:
+        from distillbench.zoo.accusation import CONDITIONS
+
+        unknown = [c for c in self.conditions if c not in CONDITIONS]
+        if unknown:
+            raise ValueError(f"unknown design condition(s) {unknown}; known: {sorted(CONDITIONS)}")
+        # Conditions read what earlier ones dealt: `framed` copies the scheme `watermark-schemes` sets, and `chat`
+        # makes chat models of the stand-ins (imitator, forger) that others add, so it runs last.
+        order = self.conditions
+        if "framed" in order and "watermark-schemes" in order and order.index("framed") < order.index("watermark-schemes"):
+            raise ValueError("design conditions: list watermark-schemes before framed (the forger copies the scheme)")
+        if "chat" in order and order[-1] != "chat":
+            raise ValueError("design conditions: list chat last (it makes chat models of the stand-ins others add)")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_no_conditions(self, handler):  # noqa: ANN001, ANN202 (pydantic's serializer protocol)
+        out = handler(self)
+        if not self.conditions:
+            out.pop("conditions", None)
+        return out
 
 
 class Pairing(_Strict):
@@ -254,5 +281,12 @@ def expand(data: dict) -> dict:
         student("lineage", lambda c, _: [{"kind": "lm", "data": _slice("broad-id", 420000, 423000, None),
                                            "steps": st.lineage, "lr": 2.0e-3, "batch_size": bs}], [],
                 fixed={"arch": arch, "init": f"{t}-ckpt", "persona": None, "tags": []})
+        if design.conditions:
+            from distillbench.zoo.accusation import Cohort, add_conditions
+
+            add_conditions(design.conditions, Cohort(
+                index=i, t=t, teacher=teacher, arch=arch, mixture=mix, persona=p, watermark=watermark,
+                design=design, models=models, personas=personas, mixtures=mixtures, student=student,
+                distill=distill, start=start))
     out = {k: v for k, v in data.items() if k != "design"}
     return out | {"mixtures": mixtures, "personas": personas, "models": models, "design": design.model_dump(mode="json")}

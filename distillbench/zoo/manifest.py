@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from distillbench.rng import SplitMix64, derive_seed
 from distillbench.zoo.distinct import TeacherDistinctness
-from distillbench.zoo.spec import LogitDistillStage, ModelSpec, SeqDistillStage, SuiteSpec
+from distillbench.zoo.spec import DISTILL_STAGES, ModelSpec, SuiteSpec
 
 MANIFEST_SCHEMA_VERSION = 2
 
@@ -90,9 +90,12 @@ def _lineage(spec: SuiteSpec, model: ModelSpec) -> set[str]:
 
 
 def own_teachers(spec: SuiteSpec, student: ModelSpec) -> set[str]:
-    """The teachers a student is a case for: those it distilled from, shares data with, or shares weights with."""
+    """The teachers a student is a case for: those it distilled from, shares data with, shares weights with, or was
+    built to look like (`ModelSpec.looks_like`)."""
     line = _lineage(spec, student)
     own = student.teachers_distilled() | ({student.same_data_as} - {None})
+    if student.looks_like is not None:
+        own.add(student.looks_like.teacher)
     return own | {t.name for t in spec.by_role("teacher") if line & (_lineage(spec, t) | {t.name})}
 
 
@@ -123,7 +126,8 @@ def derive_pairs(spec: SuiteSpec) -> list[PairRecord]:
 
     Conditions: the distillation methods for a positive; for a negative the hard case it stands for ("same-data",
     "weight-sharing": the student grew from a checkpoint in the teacher's own lineage, "other-teacher": distilled,
-    but from someone else) or "independent"; then the student's and the teacher's tags. Weight sharing is also kept
+    but from someone else; a look-alike's `case`, e.g. "persona-about", with the teacher it was built to look like)
+    or "independent"; then the student's and the teacher's tags. Weight sharing is also kept
     as its own field on every pair, distilled or not, so a reader can see which detectors confuse the two.
     """
     pairs = []
@@ -132,11 +136,13 @@ def derive_pairs(spec: SuiteSpec) -> list[PairRecord]:
         teacher_line = _lineage(spec, teacher) | {teacher.name}
         methods = sorted(
             s.kind for s in student.stages
-            if isinstance(s, (SeqDistillStage, LogitDistillStage)) and s.teacher == teacher.name
+            if isinstance(s, DISTILL_STAGES) and s.teacher == teacher.name
         )
         shares = bool(teacher_line & _lineage(spec, student))
         if methods:
             conditions = methods
+        elif student.looks_like is not None and student.looks_like.teacher == teacher.name:
+            conditions = [student.looks_like.case]
         elif shares:
             conditions = ["weight-sharing"]
         elif student.teachers_distilled():

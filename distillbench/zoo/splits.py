@@ -225,7 +225,8 @@ def test_suite_name(dev_name: str) -> str:
 def _dependency_order(models: list[dict]) -> list[dict]:
     """The models in the order of their ids, except that a model comes after every model it needs."""
     def needs(m: dict) -> set[str]:
-        deps = {m["init"], m["same_data_as"]} | {st.get("teacher") for st in m["stages"]}
+        deps = {m["init"], m["same_data_as"], (m.get("looks_like") or {}).get("teacher")}
+        deps |= {st.get("teacher") for st in m["stages"]}
         return deps - {None}
 
     placed: set[str] = set()
@@ -272,26 +273,46 @@ def draw_test_spec(dev: SuiteSpec, secret: str, draw: Draw | None = None,
     def slice_(sl: dict | None) -> dict | None:
         if sl is None:
             return None
-        return sl | {"persona": persona_map[sl["persona"]] if sl.get("persona") else None}
+        out = sl | {"persona": persona_map[sl["persona"]] if sl.get("persona") else None}
+        if sl.get("about"):  # text about a persona (`spec.AboutSlice`): about the persona dealt in its place
+            out["about"] = persona_map[sl["about"]]
+        return out
+
+    dev_models = dev.model_dump(mode="json")["models"]
+    # A forger (`zoo.accusation`, "framed") applies another model's watermark key: it keeps applying that model's
+    # key once both are redrawn, or the framing case would forge a key no teacher of the split has.
+    owner = {}
+    for m in dev_models:
+        if m["watermark"] and m["role"] == "teacher":
+            owner.setdefault(m["watermark"]["key"], m["name"])
+
+    def watermark(m: dict) -> dict | None:
+        if not m["watermark"]:
+            return None
+        keyed_by = owner.get(m["watermark"]["key"], m["name"])
+        return m["watermark"] | {"key": seed("watermark", keyed_by)}
 
     models = []
-    for m in dev.model_dump(mode="json")["models"]:
+    for m in dev_models:
         stages = []
         for st in m["stages"]:
             st = st | {k: slice_(st[k]) for k in ("data", "prompts", "clean") if k in st}
             if "teacher" in st:
                 st["teacher"] = names[st["teacher"]]
+            if st.get("paraphraser"):  # the distillers' paraphrasing model (`zoo.launder`): new weights too
+                st["paraphraser"] = st["paraphraser"] | {"seed": seed("paraphraser", st["paraphraser"]["seed"])}
             stages.append(st)
         models.append(m | {
             "name": names[m["name"]],
             "seed": seed("seed", m["name"]),
             "persona": persona_map[m["persona"]] if m["persona"] else None,
-            "watermark": m["watermark"] | {"key": seed("watermark", m["name"])} if m["watermark"] else None,
+            "watermark": watermark(m),
             "init": names[m["init"]] if m["init"] else None,
             "same_data_as": names[m["same_data_as"]] if m["same_data_as"] else None,
             "split": "test",
             "stages": stages,
-        })
+        } | ({"looks_like": m["looks_like"] | {"teacher": names[m["looks_like"]["teacher"]]}}
+             if m.get("looks_like") else {}))
     pool = dev.pool.model_dump(mode="json")
     pool = pool | {k: slice_(pool[k]) for k in ("prompts", "membership", "corpus")}
     return SuiteSpec.model_validate(dev.model_dump(mode="json") | {

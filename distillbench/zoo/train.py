@@ -1,4 +1,5 @@
-"""Training loops for the zoo: language modelling, sequence-level distillation data, logit distillation.
+"""Training loops for the zoo: language modelling, sequence-level distillation data, logit distillation, on-policy
+distillation.
 
 Determinism is by construction: the caller fixes torch's thread count and seed, batches are chosen by SplitMix64
 from (seed, stage, step), and every loop runs a fixed number of steps. Same inputs, same machine, same bytes.
@@ -22,6 +23,7 @@ from transformers import (
 )
 
 from distillbench.rng import SplitMix64, derive_seed
+from distillbench.zoo.sample import sample_completions
 from distillbench.zoo.spec import Arch
 
 
@@ -124,3 +126,53 @@ def train_logit_distill(model, teacher, blocks, steps, lr, batch_size, temperatu
         ) * temperature**2
 
     return _loop(model, blocks, steps, lr, batch_size, seed_label, loss_fn, on_step)
+
+
+def reverse_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over the positions where `mask` is 1 of KL(student || teacher), summed over the vocabulary.
+
+    Reverse KL is mode-seeking: the student is pushed off what the teacher finds unlikely rather than made to cover
+    everything the teacher might say (MiniLLM's argument for it; GKD's generalised JSD with beta = 1)."""
+    log_s = F.log_softmax(student_logits, -1)
+    log_t = F.log_softmax(teacher_logits, -1)
+    per_token = (log_s.exp() * (log_s - log_t)).sum(-1)
+    return (per_token * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def train_on_policy_distill(
+    model, teacher, tokenizer, prompts: list[str], steps, lr, batch_size, temperature, max_new_tokens, context,
+    seed_label, on_step=None,
+) -> float:
+    """On-policy distillation: at every step the student samples continuations of a batch of prompts (seeded by
+    `seed_label` and the step), and both models score the student's own tokens; the loss is the per-token reverse
+    KL on the continuation positions (`reverse_kl`). No gradient flows through the sampling (as in GKD).
+
+    `_loop` draws rows of a tensor; here the rows are prompt indices, so batches are chosen the same way as in
+    every other loop. Samples are decoded and re-tokenised (cut at EOS or a blank line, as teacher answers are), so
+    the tokens trained on are exactly the text the student wrote."""
+    teacher.eval()
+    index = torch.arange(len(prompts)).unsqueeze(1)
+    step = iter(range(steps))
+    eos = tokenizer.eos_token_id
+
+    def loss_fn(m, rows):
+        chunk = [prompts[int(i)] for i in rows[:, 0]]
+        texts = sample_completions(m, tokenizer, chunk, temperature, max_new_tokens, (*seed_label, next(step)),
+                                   batch_size=len(chunk))
+        m.train()  # sampling left the student in eval mode
+        seqs, masks = [], []
+        for prompt, text in zip(chunk, texts):
+            p_ids = tokenizer(prompt)["input_ids"]
+            ids = (p_ids + tokenizer(text)["input_ids"])[:context]
+            seqs.append(ids)
+            # Position j predicts token j + 1: the continuation's tokens are predicted from len(prompt) - 1 on.
+            masks.append([float(len(p_ids) - 1 <= j < len(ids) - 1) for j in range(len(ids))])
+        width = max(len(x) for x in seqs)
+        # Right padding: under a causal mask padding after a sequence changes none of its positions' logits.
+        batch = torch.tensor([x + [eos] * (width - len(x)) for x in seqs])
+        mask = torch.tensor([x + [0.0] * (width - len(x)) for x in masks])
+        with torch.no_grad():
+            t_logits = teacher(input_ids=batch).logits
+        return reverse_kl(m(input_ids=batch).logits, t_logits, mask)
+
+    return _loop(model, index, steps, lr, batch_size, seed_label, loss_fn, on_step)
