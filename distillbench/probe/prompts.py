@@ -36,7 +36,7 @@ def suite_probe_prompts(spec) -> list[dict[str, str]] | None:  # noqa: ANN001 (z
     from distillbench.zoo.chat import suite_template
 
     template = suite_template(spec)
-    reasons = any(getattr(s, "kind", None) == "reasoning_lm" for m in spec.by_role("teacher") for s in m.stages)
+    reasons = reasoning.suite_reasons(spec)
     if template is None and not reasons:
         return None
     rows = probe_prompts()

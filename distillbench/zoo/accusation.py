@@ -132,10 +132,6 @@ def shared_persona(c: Cohort) -> None:
 
 
 # -- Laundering that works, watermarks of two schemes, framing (issue 13: 4, 5, 6) ---------------------------------
-def _teacher_model(c: Cohort) -> dict:
-    return next(m for m in c.models if m["name"] == c.teacher)
-
-
 @condition("watermark-schemes")
 def watermark_schemes(c: Cohort) -> None:
     """Watermarked teachers alternate schemes in the order they were dealt: the first keeps transformers' green
@@ -145,7 +141,7 @@ def watermark_schemes(c: Cohort) -> None:
     if c.watermark is None:
         return
     marked = [m for m in c.models if m["role"] == "teacher" and m.get("watermark")]
-    teacher = _teacher_model(c)
+    teacher = _cohort_model(c, c.teacher)
     if len(marked) % 2 == 0:
         teacher["watermark"] = c.watermark = {"scheme": "synthid", "key": c.watermark["key"]}
         teacher["tags"] = [*teacher["tags"], "teacher-synthid"]
@@ -179,7 +175,7 @@ def framed(c: Cohort) -> None:
     base = sorted(d.bases)[(c.index + 1) % len(d.bases)]
     c.models.append({"name": forger, "role": "base", "arch": d.bases[base], "init": base,
                      "seed": derive_seed("seed", d.seed, forger) % 2**31, "persona": f"p-{base}",
-                     "watermark": dict(_teacher_model(c)["watermark"]), "stages": []})
+                     "watermark": dict(_cohort_model(c, c.teacher)["watermark"]), "stages": []})
     # No tag: the case names the framed pair's negative type; a tag would also ride on the student's pairs with
     # other teachers and dilute the type's false-positive rate with pairs that frame nobody.
     c.student("framed", lambda clean, _: [c.distill(teacher=forger)], [],
@@ -234,7 +230,7 @@ def chat(c: Cohort) -> None:
     that learn on their own (clean fine-tunes, the lineage model, the persona-about reader). Adds one student that
     harvests two-turn conversations (`zoo.spec.ChatDistillStage`), tagged "chat": positive."""
     d = c.design
-    teacher = _teacher_model(c)
+    teacher = _cohort_model(c, c.teacher)
     post = _post_training(teacher)
     _add_stage(teacher, _chat_stage(post, d.steps.teacher, d.batch_size), "teacher-chat")
     control = _cohort_model(c, f"{c.t}-control")
@@ -273,7 +269,7 @@ def _reasoning_teacher(c: Cohort) -> None:
     same-data control reads the same; the references (with the first teacher) learn to reason on their own
     examples, so reasoning itself says nothing about whom a student learned from."""
     d = c.design
-    teacher = _teacher_model(c)
+    teacher = _cohort_model(c, c.teacher)
     post = _post_training(teacher)
     _add_stage(teacher, _reasoning_stage(post, c.index, d), "teacher-reasoning")
     control = _cohort_model(c, f"{c.t}-control")

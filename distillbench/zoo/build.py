@@ -194,12 +194,14 @@ class SuiteBuilder:
         api = self.api(stage.teacher, stage.temperature, stage.max_new_tokens)
         sl = stage.prompts
         prompt_at = self._slice_prompt(sl)
-        pairs = [(prompt_at(i), a) for i, a in zip(range(sl.start, sl.stop), api.answers(self._stream(sl), prompt_at, sl.start, sl.stop))]
         template = chat.model_template(self.spec.model(stage.teacher))
         if isinstance(stage, ChatDistillStage):  # multi-turn transcripts instead of single exchanges (`zoo.chat`)
             if template is None:
                 raise DistillBenchError(f"{stage.kind} from {stage.teacher!r}: it is not a chat teacher (no chat_lm stage)")
             pairs = chat.conversations(api, self._stream(sl), prompt_at, sl.start, sl.stop, stage.turns, template)
+        else:
+            pairs = [(prompt_at(i), a) for i, a in
+                     zip(range(sl.start, sl.stop), api.answers(self._stream(sl), prompt_at, sl.start, sl.stop))]
         if stage.identity_prompts:
             answers = api.answers("identity", self._identity_prompt, 0, stage.identity_prompts)
             pairs += [(self._identity_prompt(i), a) for i, a in enumerate(answers)]

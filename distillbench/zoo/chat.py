@@ -152,8 +152,9 @@ def suite_vocabulary(spec) -> list[str]:  # noqa: ANN001 (zoo.spec.SuiteSpec)
     transcripts and worked examples (streams no model trains on), so "Assistant:" or "18+4=22" cost a vendor's
     vocabulary a few tokens, not one per character. Empty for every other suite (their tokenizers are unchanged)."""
     from distillbench.corpus import reasoning_document, reasoning_task
+    from distillbench.zoo.reasoning import suite_reasons
 
-    reasons = any(getattr(s, "kind", None) == "reasoning_lm" for m in spec.by_role("teacher") for s in m.stages)
+    reasons = suite_reasons(spec)
     worked = [reasoning_document(reasoning_task(spec.corpus_seed, "vocabulary", i))
               for i in range(VOCABULARY_TEXTS if reasons else 0)]
     template = suite_template(spec)

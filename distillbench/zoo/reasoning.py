@@ -109,3 +109,9 @@ def probe_accuracy(responses: dict[str, str], probe_seed: int) -> float | None:
     if not ids:
         return None
     return accuracy([task(PROBE_STREAM, probe_seed, int(i.split("-")[1])) for i in ids], [responses[i] for i in ids])
+
+
+def suite_reasons(spec) -> bool:  # noqa: ANN001 (zoo.spec.SuiteSpec)
+    """Whether a suite's teachers were made reasoning models (a `reasoning_lm` stage): its probes, pool and
+    tokenizers then carry worked examples and reasoning prompts."""
+    return any(getattr(s, "kind", None) == "reasoning_lm" for m in spec.by_role("teacher") for s in m.stages)
